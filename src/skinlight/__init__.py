@@ -1,0 +1,1 @@
+"""skinlight: Lightning + Hydra experiments for skin-lesion analysis."""
