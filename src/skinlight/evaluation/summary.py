@@ -1,0 +1,66 @@
+"""summary.csv / summary.md of a sweep directory: one row per job, its overrides and test metrics.
+
+Rebuilt after every job (a Hydra callback), so the table is there while the sweep runs and
+after a job fails: a job without metrics.json is listed with status "no metrics".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+
+log = logging.getLogger(__name__)
+HEADLINE_METRICS = ("balanced_acc", "acc", "precision_macro", "recall_macro", "f1_macro", "top2_acc", "top3_acc",
+                    "auroc_macro", "ece", "dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall")
+
+
+def _job_row(job_dir: Path) -> dict:
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    row = {"job": job_dir.name, **dict(o.split("=", 1) for o in overrides if "=" in o)}
+    metrics_file = job_dir / "metrics.json"
+    if metrics_file.exists():
+        metrics = json.loads(metrics_file.read_text())
+        row["status"] = "ok"
+        row.update({m: metrics[f"test/{m}"] for m in HEADLINE_METRICS if f"test/{m}" in metrics})
+    else:
+        row["status"] = "no metrics"
+    return row
+
+
+def summarize(sweep_dir: str | Path) -> pd.DataFrame:
+    """Write summary.csv and summary.md for the jobs under `sweep_dir`; return the table.
+
+    Override columns are the keys whose value differs between jobs (all keys for a single job).
+    """
+    sweep_dir = Path(sweep_dir)
+    jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
+                  key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+    table = pd.DataFrame([_job_row(d) for d in jobs])
+    if table.empty:
+        return table
+    metrics = [m for m in HEADLINE_METRICS if m in table]
+    keys = [c for c in table.columns if c not in ("job", "status", *metrics)]
+    varying = [k for k in keys if len(jobs) == 1 or table[k].astype(str).nunique() > 1]
+    table = table[["job", *varying, "status", *metrics]]
+    table.to_csv(sweep_dir / "summary.csv", index=False)
+    (sweep_dir / "summary.md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    return table
+
+
+class SweepSummaryCallback(Callback):
+    """Hydra callback: rebuild the sweep summary whenever a multirun job ends."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            summarize(HydraConfig.get().sweep.dir)
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        table = summarize(config.hydra.sweep.dir)
+        log.info("sweep summary: %s/summary.md (%d jobs)", config.hydra.sweep.dir, len(table))

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny synthetic HAM10000 (generated once per session) and composed configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from skinlight.data.synthetic import generate_ham10000
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Small and fast: tiny timm network, 32 px images, a few batches.
+FAST = ["data=ham10000", "data.num_workers=0", "backbone=timm_test", "data.image_size=32", "data.batch_size=16", "trainer.accelerator=cpu",
+        "logger=csv", "callbacks.progress_bar=null"]
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic") / "ham"
+    generate_ham10000(root, num_lesions=80, seed=0, image_size=(120, 90), workers=1)
+    return root
+
+
+@pytest.fixture
+def make_cfg(tmp_path, synthetic_root):
+    """compose(train.yaml + overrides) with the run directory at tmp_path/run, as `python train.py` would."""
+
+    def _make(*overrides: str, data_root: Path | None = None) -> DictConfig:
+        run_dir = tmp_path / "run"
+        run_dir.mkdir(exist_ok=True)
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=[*FAST, *overrides], return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(run_dir)
+            cfg.hydra.runtime.cwd = str(tmp_path)
+            cfg.hydra.job.num = 0
+            cfg.data.root = str(data_root or synthetic_root)
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    return _make

@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from skinlight.metrics import classification_metrics
+
+
+def test_metrics_on_known_inputs():
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1]])
+    labels = torch.tensor([0, 1, 2, 1])
+    metrics = classification_metrics(["a", "b", "c"], "test/")
+    metrics.update(probs, labels)
+    m = {k: float(v) for k, v in metrics.compute().items()}
+    assert m["test/acc"] == pytest.approx(0.75)
+    assert m["test/balanced_acc"] == pytest.approx((1 + 0.5 + 1) / 3)  # mean per-class recall
+    assert m["test/recall_b"] == pytest.approx(0.5)
+    assert m["test/precision_a"] == pytest.approx(0.5)
+    assert m["test/specificity_a"] == pytest.approx(2 / 3)
+    assert m["test/f1_a"] == pytest.approx(2 / 3)
+    assert m["test/top2_acc"] == pytest.approx(1.0)
+    assert m["test/auroc_macro"] == pytest.approx(1.0)
+    # ECE: confidences 0.8 (3 right) and 0.6 (wrong): 3/4 * 0.2 + 1/4 * 0.6
+    assert m["test/ece"] == pytest.approx(0.3)
+
+
+def test_always_majority_scores_high_accuracy_but_low_balanced_accuracy():
+    labels = torch.tensor([5] * 67 + [4] * 11 + [2] * 11 + [1] * 5 + [0] * 3 + [6] * 2 + [3] * 1)
+    probs = torch.nn.functional.one_hot(torch.full_like(labels, 5), 7).float()
+    metrics = classification_metrics(list("0123456"), "test/")
+    metrics.update(probs, labels)
+    m = metrics.compute()
+    assert float(m["test/acc"]) == pytest.approx(0.67)
+    assert float(m["test/balanced_acc"]) == pytest.approx(1 / 7)

@@ -1,0 +1,30 @@
+"""Entry point: `python train.py [overrides]`, `python train.py -m ...` for sweeps (see README)."""
+
+import logging
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from skinlight.errors import SkinlightError
+from skinlight.train import run
+
+log = logging.getLogger("skinlight")
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    hydra_cfg = HydraConfig.get()
+    try:
+        metrics = run(cfg, hydra_cfg.runtime.output_dir)
+    except SkinlightError as e:
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # log it; the sweep goes on with the next job
+            log.error("%s", e)
+            raise
+        raise SystemExit(f"error: {e}") from None
+    return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+
+
+if __name__ == "__main__":
+    main()
