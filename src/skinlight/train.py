@@ -35,7 +35,7 @@ def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
     return instantiate(cfg.model, backbone=_plain(cfg.backbone), head=_plain(cfg.head), loss=_plain(cfg.loss),
                        optimizer=_plain(cfg.optimizer), scheduler=_plain(cfg.scheduler) or None,
                        class_names=list(datamodule.classes), class_counts=datamodule.class_counts,
-                       meta_dim=datamodule.meta_dim, _convert_="all")
+                       meta_dim=datamodule.meta_dim, _convert_="all", _recursive_=False)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -59,7 +59,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
             log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
-        metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None)[0]
+        metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0]
     finally:
         finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}

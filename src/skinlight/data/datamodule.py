@@ -1,0 +1,121 @@
+"""LightningDataModules for HAM10000-layout data: the real download and the synthetic copy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import lightning.pytorch as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from skinlight.data.dataset import LesionImageDataset, build_transform
+from skinlight.data.ham10000 import CLASSES, read_ham10000
+from skinlight.data.metadata import SEXES, SITES, MetadataEncoder
+from skinlight.data.splits import assign_splits
+from skinlight.errors import DataError
+
+log = logging.getLogger(__name__)
+SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
+
+
+class HAM10000DataModule(L.LightningDataModule):
+    """HAM10000 (or its layout): grouped stratified split, metadata encoding, loaders.
+
+    `mean`/`std` normally come from the backbone's pretrained config; `augmentation` is a list
+    of albumentations transforms applied to the train split only.
+    """
+
+    def __init__(self, root: str, image_size: int = 224, batch_size: int = 32, num_workers: int = 2,
+                 test_fraction: float = 0.2, val_fraction: float = 0.2, num_folds: int = 0, fold: int = 0,
+                 split_seed: int = 0, use_metadata: bool = True, meta_sexes=SEXES, meta_sites=SITES,
+                 classes=CLASSES, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), augmentation=()):
+        super().__init__()
+        self.root, self.image_size, self.batch_size, self.num_workers = Path(root), image_size, batch_size, num_workers
+        self.split_args = dict(test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds,
+                               fold=fold, seed=split_seed)
+        self.use_metadata, self.classes = use_metadata, tuple(classes)
+        self.encoder = MetadataEncoder(meta_sexes, meta_sites) if use_metadata else None
+        self.mean, self.std, self.augmentation = tuple(mean), tuple(std), list(augmentation or ())
+        self.table: pd.DataFrame | None = None
+        self.datasets: dict[str, LesionImageDataset] = {}
+
+    @property
+    def meta_dim(self) -> int:
+        return self.encoder.dim if self.encoder else 0
+
+    @property
+    def class_counts(self) -> list[int]:
+        """Images per class in the train split (for class weights and samplers)."""
+        train = self.table[self.table["split"] == "train"]
+        return np.bincount(train["label"], minlength=len(self.classes)).tolist()
+
+    def read_table(self) -> pd.DataFrame:
+        return read_ham10000(self.root, self.classes)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.table is not None:
+            return
+        self.table = assign_splits(self.read_table(), self.classes, **self.split_args)
+        meta = None
+        if self.encoder:
+            self.encoder.fit(self.table[self.table["split"] == "train"])
+            meta = self.encoder.transform(self.table)
+        for split in ("train", "val", "test"):
+            rows = (self.table["split"] == split).to_numpy()
+            augmentation = self.augmentation if split == "train" else ()
+            transform = build_transform(self.image_size, self.mean, self.std, augmentation)
+            self.datasets[split] = LesionImageDataset(
+                self.table["path"][rows], self.table["label"][rows], transform,
+                meta=None if meta is None else meta[rows], decode_size=self.image_size)
+        log.info("split %s", self.describe())
+
+    def describe(self) -> str:
+        """Images and lesions per split, e.g. for the log."""
+        g = self.table.groupby("split")
+        return ", ".join(f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
+                         for s in ("train", "val", "test"))
+
+    def write_split(self, path: Path) -> None:
+        self.table[SPLIT_COLUMNS].to_csv(path, index=False)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          pin_memory=torch.cuda.is_available(), drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+class SyntheticHAM10000DataModule(HAM10000DataModule):
+    """The embedded synthetic HAM10000: generated into `root` on first use, then reused."""
+
+    def __init__(self, root: str, num_lesions: int = 1000, generator_seed: int = 0,
+                 width: int = 600, height: int = 450, **kwargs):
+        super().__init__(root, **kwargs)
+        self.generator_args = dict(num_lesions=num_lesions, seed=generator_seed, image_size=(width, height))
+
+    def prepare_data(self) -> None:
+        from skinlight.data.synthetic import generate_ham10000
+
+        manifest = self.root / "synthetic.json"
+        if not manifest.exists():
+            log.info("generating synthetic HAM10000 into %s", self.root)
+            generate_ham10000(self.root, **self.generator_args)
+            return
+        written = json.loads(manifest.read_text())
+        wanted = {**self.generator_args, "image_size": list(self.generator_args["image_size"])}
+        differing = {k: (written.get(k), v) for k, v in wanted.items() if written.get(k) != v}
+        if differing:
+            raise DataError(f"{self.root} holds synthetic data made with other settings {differing} "
+                            "(found, wanted); choose another data.root or delete that folder")
