@@ -47,6 +47,8 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train, test with the best checkpoint, and write the run artefacts into `run_dir`."""
     run_dir = Path(run_dir)
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()

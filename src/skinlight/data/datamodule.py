@@ -80,7 +80,10 @@ class HAM10000DataModule(L.LightningDataModule):
                          for s in ("train", "val", "test"))
 
     def write_split(self, path: Path) -> None:
-        self.table[SPLIT_COLUMNS].to_csv(path, index=False)
+        """split.csv: one row per image; `label` is the class name."""
+        table = self.table[SPLIT_COLUMNS].copy()
+        table["label"] = [self.classes[i] for i in table["label"]]
+        table.to_csv(path, index=False)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,

@@ -1,0 +1,54 @@
+"""Sweep summaries and the trivial baselines, on hand-made run directories."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from skinlight.data.datamodule import HAM10000DataModule
+from skinlight.errors import DataError
+from skinlight.evaluation import baselines
+from skinlight.evaluation.summary import summarize
+
+
+def _job(sweep, num, overrides, metrics=None):
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if metrics is not None:
+        (job / "metrics.json").write_text(json.dumps({f"test/{k}": v for k, v in metrics.items()}))
+
+
+def test_summary_has_varying_overrides_metrics_and_failed_jobs(tmp_path):
+    common = ["backbone.pretrained=false", "trainer.max_epochs=3"]
+    _job(tmp_path, 0, ["backbone=mobilenetv3", "loss=ce", *common], {"balanced_acc": 0.5, "acc": 0.8})
+    _job(tmp_path, 1, ["backbone=mobilenetv3", "loss=focal", *common], {"balanced_acc": 0.6, "acc": 0.7})
+    _job(tmp_path, 10, ["backbone=densenet201", "loss=ce", *common])  # crashed: no metrics.json
+    table = summarize(tmp_path)
+    assert table.columns.tolist() == ["job", "backbone", "loss", "status", "balanced_acc", "acc"]
+    assert table["job"].tolist() == ["0", "1", "10"]  # numeric order, not "0, 1, 10" by accident of text
+    assert table["status"].tolist() == ["ok", "ok", "no metrics"]
+    on_disk = pd.read_csv(tmp_path / "summary.csv")
+    assert on_disk["balanced_acc"].tolist()[:2] == [0.5, 0.6]
+    assert "| densenet201 | ce     | no metrics" in (tmp_path / "summary.md").read_text()
+
+
+def test_baselines_on_a_run_directory(tmp_path, synthetic_root, capsys):
+    dm = HAM10000DataModule(str(synthetic_root), use_metadata=False)
+    dm.setup()
+    dm.write_split(tmp_path / "split.csv")
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"data": {"root": str(synthetic_root)}}))
+    baselines.main([str(tmp_path)])
+    saved = json.loads((tmp_path / "report" / "baselines.json").read_text())
+    test = dm.table[dm.table.split == "test"]
+    share = (test.label == dm.table[dm.table.split == "train"].label.mode()[0]).mean()
+    assert saved["majority_class"] == {"balanced_acc": pytest.approx(1 / 7), "acc": pytest.approx(share)}
+    assert 0 <= saved["mean_rgb_logreg"]["balanced_acc"] <= 1
+    assert "mean_rgb_logreg" in capsys.readouterr().out
+
+
+def test_baselines_refuse_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(DataError, match="split.csv not found: .* is not a finished training run directory"):
+        baselines.run_baselines(tmp_path)
