@@ -76,11 +76,15 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str) 
     """Load weights into a headless timm model; only classifier keys may be left over."""
     classifier = model.pretrained_cfg.get("classifier") or ""
     prefixes = (classifier,) if isinstance(classifier, str) else tuple(classifier)
-    result = model.load_state_dict(state, strict=False)
-    unexpected = [k for k in result.unexpected_keys if not k.startswith(prefixes)]
-    if result.missing_keys or unexpected:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own and not k.startswith(prefixes)]
+    resized = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+               if k in state and state[k].shape != v.shape]
+    if missing or unexpected or resized:
         raise ConfigError(f"{source} does not fit {model.pretrained_cfg.get('architecture')}: "
-                          f"missing {result.missing_keys[:5]}, unexpected {unexpected[:5]}")
+                          f"missing {missing[:5]}, unexpected {unexpected[:5]}, other shapes {resized[:3]}")
+    model.load_state_dict(state, strict=False)
 
 
 def create_backbone(name: str, pretrained: bool = False, weights: str | None = None, **timm_kwargs) -> nn.Module:
