@@ -95,3 +95,17 @@ def test_draft_decoding_keeps_at_least_the_requested_size(tmp_path):
     small = load_rgb(path, min_size=64)
     assert small.shape[2] == 3 and min(small.shape[:2]) >= 64 and small.shape[0] < 450
     assert load_rgb(path).shape == (450, 600, 3)
+
+
+@pytest.mark.shared_data
+def test_reads_the_real_download_as_it_is():
+    from conftest import SHARED_DATA
+
+    root = SHARED_DATA / "HAM10000-200x150"
+    if not root.is_dir():
+        pytest.skip(f"{root} absent")
+    df = read_ham10000(root)
+    assert len(df) == 10015 and df["lesion_id"].nunique() == 7470
+    assert df["dx"].value_counts().to_dict() == {"nv": 6705, "mel": 1113, "bkl": 1099, "bcc": 514, "akiec": 327,
+                                                 "vasc": 142, "df": 115}
+    assert load_rgb(df["path"].iloc[0]).shape == (150, 200, 3)
