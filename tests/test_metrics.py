@@ -30,3 +30,18 @@ def test_always_majority_scores_high_accuracy_but_low_balanced_accuracy():
     m = metrics.compute()
     assert float(m["test/acc"]) == pytest.approx(0.67)
     assert float(m["test/balanced_acc"]) == pytest.approx(1 / 7)
+
+
+def test_two_classes_add_sensitivity_specificity_auroc_of_the_second_class():
+    probs = torch.tensor([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55], [0.8, 0.2]])
+    labels = torch.tensor([0, 1, 1, 1, 0, 0])  # malignant: 2 of 3 found; benign: 2 of 3 kept
+    metrics = classification_metrics(["benign", "malignant"], "test/")
+    metrics.update(probs, labels)
+    m = {k: float(v) for k, v in metrics.compute().items()}
+    assert m["test/sensitivity"] == pytest.approx(2 / 3)
+    assert m["test/specificity"] == pytest.approx(2 / 3)
+    # malignant scores 0.7, 0.4, 0.8 vs benign 0.1, 0.55, 0.2: 8 of 9 pairs ordered right
+    assert m["test/auroc"] == pytest.approx(8 / 9)
+    assert "test/top2_acc" not in m
+    assert "test/sensitivity" in metrics.keys()
+    assert "test/sensitivity" not in classification_metrics(["a", "b", "c"], "test/").keys()

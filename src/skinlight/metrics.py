@@ -1,17 +1,25 @@
 """Classification metrics (torchmetrics) under the run-directory contract's names.
 
 Keys: acc, balanced_acc (mean per-class recall, the ISIC 2018 Task 3 metric), f1_macro,
-precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc, ece, and per class
-recall_<cls>, precision_<cls>, f1_<cls>, specificity_<cls>, auroc_<cls>.
+precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc (when there are more classes than
+k), ece, and per class recall_<cls>, precision_<cls>, f1_<cls>, specificity_<cls>, auroc_<cls>.
+With two classes (benign, malignant) also sensitivity, specificity and auroc of the second,
+positive class.
 """
 
 from __future__ import annotations
 
+from torch import Tensor
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (MulticlassAccuracy, MulticlassAUROC, MulticlassCalibrationError,
-                                         MulticlassF1Score, MulticlassPrecision, MulticlassRecall,
-                                         MulticlassSpecificity)
-from torchmetrics.wrappers import ClasswiseWrapper
+from torchmetrics.classification import (BinaryAUROC, BinaryRecall, BinarySpecificity, MulticlassAccuracy,
+                                         MulticlassAUROC, MulticlassCalibrationError, MulticlassF1Score,
+                                         MulticlassPrecision, MulticlassRecall, MulticlassSpecificity)
+from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
+
+
+def positive_probability(probs: Tensor) -> Tensor:
+    """P(second class) of two-class probabilities (N, 2), the input of the binary metrics."""
+    return probs[:, 1]
 
 
 def classification_metrics(class_names, prefix: str) -> MetricCollection:
@@ -33,4 +41,8 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
                  "specificity": MulticlassSpecificity, "auroc": MulticlassAUROC}
     for name, cls in per_class.items():
         metrics[f"{name}_per_class"] = ClasswiseWrapper(cls(n, average=None), labels=names, prefix=f"{name}_")
+    if n == 2:  # sensitivity = recall, specificity = true negative rate, of the positive class
+        for name, metric in {"sensitivity": BinaryRecall(), "specificity": BinarySpecificity(),
+                             "auroc": BinaryAUROC()}.items():
+            metrics[name] = LambdaInputTransformer(metric, transform_pred=positive_probability)
     return MetricCollection(metrics, prefix=prefix, compute_groups=False)

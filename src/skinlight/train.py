@@ -1,22 +1,34 @@
-"""run(cfg): the one orchestration function behind `python train.py`.
+"""run(cfg): the one orchestration function behind `python train.py`, for every task.
 
-seed -> datamodule -> task module -> trainer (callbacks, loggers) -> fit -> test with the best
-checkpoint -> split.csv, metrics.json, report/ in the run directory -> the test metrics.
+seed -> task (the model group decides) -> datamodule -> task module -> trainer (callbacks, loggers)
+-> fit -> test with the best checkpoint -> split.csv, metrics.json, report/ in the run directory
+-> the test metrics. A `Task` holds the little that differs between classification and
+segmentation: the input normalisation, the model's own arguments, the report, the headline metrics.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as L
-from hydra.utils import instantiate
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import get_class
+from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from skinlight.data.segmentation import SegmentationDataModule
+from skinlight.errors import ConfigError, SkinlightError
 from skinlight.evaluation.report import write_classification_report
+from skinlight.evaluation.segmentation_report import write_segmentation_report
 from skinlight.loggers import finish_loggers
+from skinlight.models import segmenter
 from skinlight.models.backbones import normalization
+from skinlight.segmentation_losses import SEGMENTATION_LOSS_MODULES
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +37,87 @@ def _plain(cfg) -> dict:
     return OmegaConf.to_container(cfg, resolve=True) if cfg is not None else None
 
 
+def instantiate(config, *args, **kwargs):
+    """hydra.utils.instantiate, re-raising a ConfigError/DataError from inside as itself (one clear line)."""
+    try:
+        return _hydra_instantiate(config, *args, **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__
+        while isinstance(cause, InstantiationException):
+            cause = cause.__cause__
+        if isinstance(cause, SkinlightError):
+            raise cause from None
+        raise
+
+
+def _classification_report(out_dir: Path, model, datamodule, metrics: dict) -> None:
+    outputs = model.test_outputs
+    write_classification_report(out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes,
+                                metrics)
+
+
+def _segmentation_report(out_dir: Path, model, datamodule, metrics: dict) -> None:
+    write_segmentation_report(out_dir, model, datamodule.table[datamodule.table["split"] == "test"])
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    check: Callable  # cfg -> None: start-up checks of the model config (before any data is read)
+    normalization: Callable  # cfg -> (mean, std) of the model's input
+    model_args: Callable  # (cfg, datamodule) -> the model's arguments besides loss, optimizer, scheduler
+    write_report: Callable  # (report dir, tested model, datamodule, metrics) -> None
+    headline: tuple[str, ...]  # logged at the end of a run
+    options: dict[str, str]  # group -> the options that fit this task (for error messages)
+    loss_modules: tuple[str, ...]  # where this task's own losses live
+
+
+TASKS = {
+    "classification": Task(
+        "classification", lambda cfg: None, lambda cfg: normalization(cfg.backbone.name),
+        lambda cfg, dm: dict(backbone=_plain(cfg.backbone), head=_plain(cfg.head), class_names=list(dm.classes),
+                             class_counts=dm.class_counts, meta_dim=dm.meta_dim),
+        _classification_report, ("test/balanced_acc", "test/acc"),
+        {"model": "classifier|resnet50", "data": "synthetic|ham10000|isic_binary", "loss": "ce|weighted_ce|focal"},
+        ("skinlight.losses",)),
+    "segmentation": Task(
+        "segmentation", lambda cfg: segmenter.check_network(_plain(cfg.model.net)),
+        lambda cfg: segmenter.normalization(_plain(cfg.model.net)),
+        lambda cfg, dm: dict(image_size=dm.image_size, mean=list(dm.mean), std=list(dm.std)),
+        _segmentation_report, ("test/dice", "test/iou", "test/thresholded_jaccard"),
+        {"model": "unet|deeplabv3plus|unet_elgohary", "data": "isic2018|ph2|ham10000_seg",
+         "loss": "dice|jaccard|bce|bce_dice|seg_focal"},
+        SEGMENTATION_LOSS_MODULES),
+}
+
+
+def _chosen(cfg: DictConfig, group: str) -> str:
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    return f"{group}={choices[group]}" if choices.get(group) else f"{group}._target_={cfg[group]._target_}"
+
+
+def task_of(cfg: DictConfig) -> Task:
+    """The model group's task; data or a loss made for the other task stops here, saying what to change."""
+    name = "segmentation" if issubclass(get_class(cfg.model._target_), segmenter.Segmenter) else "classification"
+    other = next(t for t in TASKS if t != name)
+    data_task = "segmentation" if issubclass(get_class(cfg.data._target_), SegmentationDataModule) else "classification"
+    if data_task != name or cfg.loss._target_.startswith(tuple(m + "." for m in TASKS[other].loss_modules)):
+        group = "data" if data_task != name else "loss"
+        raise ConfigError(f"{_chosen(cfg, group)} is for {other} but {_chosen(cfg, 'model')} does {name}: "
+                          f"use {group}={TASKS[name].options[group]}, or model={TASKS[other].options['model']}")
+    return TASKS[name]
+
+
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
-    mean, std = normalization(cfg.backbone.name)
+    mean, std = task_of(cfg).normalization(cfg)
     augmentation = instantiate(cfg.augmentation.train) if cfg.get("augmentation") else []
     return instantiate(cfg.data, mean=mean, std=std, augmentation=augmentation, _convert_="all")
 
 
 def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
-    return instantiate(cfg.model, backbone=_plain(cfg.backbone), head=_plain(cfg.head), loss=_plain(cfg.loss),
+    return instantiate(cfg.model, **task_of(cfg).model_args(cfg, datamodule), loss=_plain(cfg.loss),
                        optimizer=_plain(cfg.optimizer), scheduler=_plain(cfg.scheduler) or None,
-                       class_names=list(datamodule.classes), class_counts=datamodule.class_counts,
-                       meta_dim=datamodule.meta_dim, _convert_="all", _recursive_=False)
+                       _convert_="all", _recursive_=False)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -49,6 +131,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     run_dir = Path(run_dir)
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
+    task = task_of(cfg)
+    task.check(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
@@ -67,8 +151,6 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        outputs = model.test_outputs
-        write_classification_report(run_dir / "report", outputs["probs"].numpy(), outputs["labels"].numpy(),
-                                    datamodule.classes, metrics)
-        log.info("test/balanced_acc=%.4f test/acc=%.4f -> %s", metrics["test/balanced_acc"], metrics["test/acc"], run_dir)
+        task.write_report(run_dir / "report", model, datamodule, metrics)
+        log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in task.headline), run_dir)
     return metrics

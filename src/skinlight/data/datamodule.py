@@ -1,4 +1,5 @@
-"""LightningDataModules for HAM10000-layout data: the real download and the synthetic copy."""
+"""LightningDataModules: HAM10000 (the real download and the synthetic copy) and the benign/malignant
+folder layout."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from skinlight.data.dataset import LesionImageDataset, build_transform
-from skinlight.data.ham10000 import CLASSES, read_ham10000
+from skinlight.data.dataset import LesionImageDataset, build_transform, seed_worker_transform
+from skinlight.data.ham10000 import BINARY_CLASSES, CLASSES, MALIGNANT, read_ham10000
+from skinlight.data.isic_binary import read_isic_binary
 from skinlight.data.metadata import SEXES, SITES, MetadataEncoder
 from skinlight.data.splits import assign_splits
-from skinlight.errors import DataError
+from skinlight.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
@@ -25,23 +27,38 @@ SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
 class HAM10000DataModule(L.LightningDataModule):
     """HAM10000 (or its layout): grouped stratified split, metadata encoding, loaders.
 
-    `mean`/`std` normally come from the backbone's pretrained config; `augmentation` is a list
-    of albumentations transforms applied to the train split only.
+    `task="binary"` relabels the `classes` (dx values) as ("benign", "malignant"), malignant being
+    the dx values in `malignant`; the split is then stratified by the binary label. `mean`/`std`
+    normally come from the backbone's pretrained config; `augmentation` is a list of
+    albumentations transforms and `sampler` a factory from skinlight.data.samplers (None: plain
+    shuffling), both for the train split only.
     """
+
+    has_lesion_ids = True  # False: lesion_id is the image id internally and left empty in split.csv
 
     def __init__(self, root: str, image_size: int = 224, batch_size: int = 32, num_workers: int = 2,
                  test_fraction: float = 0.2, val_fraction: float = 0.2, num_folds: int = 0, fold: int = 0,
                  split_seed: int = 0, use_metadata: bool = True, meta_sexes=SEXES, meta_sites=SITES,
-                 classes=CLASSES, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), augmentation=()):
+                 classes=CLASSES, task: str = "multiclass", malignant=MALIGNANT,
+                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), augmentation=(), sampler=None):
         super().__init__()
         self.root, self.image_size, self.batch_size, self.num_workers = Path(root), image_size, batch_size, num_workers
         self.split_args = dict(test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds,
                                fold=fold, seed=split_seed)
-        self.use_metadata, self.classes = use_metadata, tuple(classes)
+        if task not in ("multiclass", "binary"):
+            raise ConfigError(f"data.task must be multiclass or binary, got {task!r}")
+        unknown = sorted(set(malignant) - set(classes))
+        if task == "binary" and unknown:
+            raise ConfigError(f"data.malignant has {unknown}, not among data.classes {list(classes)}")
+        self.dx_classes, self.malignant = tuple(classes), (tuple(malignant) if task == "binary" else None)
+        self.classes = BINARY_CLASSES if task == "binary" else self.dx_classes
+        self.use_metadata = use_metadata
         self.encoder = MetadataEncoder(meta_sexes, meta_sites) if use_metadata else None
         self.mean, self.std, self.augmentation = tuple(mean), tuple(std), list(augmentation or ())
+        self.sampler = sampler or None
         self.table: pd.DataFrame | None = None
         self.datasets: dict[str, LesionImageDataset] = {}
+        self.train_sampler = None
 
     @property
     def meta_dim(self) -> int:
@@ -54,7 +71,11 @@ class HAM10000DataModule(L.LightningDataModule):
         return np.bincount(train["label"], minlength=len(self.classes)).tolist()
 
     def read_table(self) -> pd.DataFrame:
-        return read_ham10000(self.root, self.classes)
+        """The image table: lesion_id, image_id, path, label (index into self.classes), metadata."""
+        table = read_ham10000(self.root, self.dx_classes)
+        if self.malignant:
+            table["label"] = table["dx"].isin(self.malignant).astype(int)
+        return table
 
     def setup(self, stage: str | None = None) -> None:
         if self.table is not None:
@@ -67,11 +88,16 @@ class HAM10000DataModule(L.LightningDataModule):
         for split in ("train", "val", "test"):
             rows = (self.table["split"] == split).to_numpy()
             augmentation = self.augmentation if split == "train" else ()
-            transform = build_transform(self.image_size, self.mean, self.std, augmentation)
+            # seeded from the run seed (seed_everything); each loader worker reseeds its copy
+            transform = build_transform(self.image_size, self.mean, self.std, augmentation, seed=torch.initial_seed())
             self.datasets[split] = LesionImageDataset(
                 self.table["path"][rows], self.table["label"][rows], transform,
                 meta=None if meta is None else meta[rows], decode_size=self.image_size)
-        log.info("split %s", self.describe())
+        if self.sampler:
+            self.train_sampler = self.sampler(self.datasets["train"].labels, self.classes)
+        log.info("split %s%s", self.describe(),
+                 f"; train sampler {type(self.train_sampler).__name__}: {len(self.train_sampler)} draws per epoch"
+                 if self.train_sampler else "")
 
     def describe(self) -> str:
         """Images and lesions per split, e.g. for the log."""
@@ -83,15 +109,18 @@ class HAM10000DataModule(L.LightningDataModule):
         """split.csv: one row per image; `label` is the class name."""
         table = self.table[SPLIT_COLUMNS].copy()
         table["label"] = [self.classes[i] for i in table["label"]]
+        if not self.has_lesion_ids:
+            table["lesion_id"] = ""
         table.to_csv(path, index=False)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
+    def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
+        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=torch.cuda.is_available(), drop_last=False)
+                          worker_init_fn=seed_worker_transform, pin_memory=torch.cuda.is_available(),
+                          drop_last=False)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train", shuffle=self.train_sampler is None, sampler=self.train_sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
@@ -122,3 +151,23 @@ class SyntheticHAM10000DataModule(HAM10000DataModule):
         if differing:
             raise DataError(f"{self.root} holds synthetic data made with other settings {differing} "
                             "(found, wanted); choose another data.root or delete that folder")
+
+
+class ISICBinaryDataModule(HAM10000DataModule):
+    """The benign/malignant folder layout (root/{train,test}/{benign,malignant}/*.jpg).
+
+    The test folder is the test split; the train folder is split into train/val (or k folds),
+    stratified by class. The layout has no lesion ids (each image is its own group) and no
+    metadata.
+    """
+
+    has_lesion_ids = False
+
+    def __init__(self, root: str, classes=BINARY_CLASSES, use_metadata: bool = False, **kwargs):
+        if use_metadata:
+            raise ConfigError("data=isic_binary has no patient metadata: set data.use_metadata=false "
+                              "(and meta=none)")
+        super().__init__(root, classes=classes, use_metadata=False, **kwargs)
+
+    def read_table(self) -> pd.DataFrame:
+        return read_isic_binary(self.root, self.classes)

@@ -8,7 +8,7 @@ import albumentations as A
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from skinlight.errors import DataError
 
@@ -29,14 +29,27 @@ def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
         raise DataError(f"cannot decode image {path}: {e}") from e
 
 
-def build_transform(image_size: int, mean, std, augmentation=()) -> A.Compose:
-    """Resize to a square, the given augmentations (train only), normalise, to tensor."""
+def build_transform(image_size: int, mean, std, augmentation=(), seed: int | None = None) -> A.Compose:
+    """Resize to a square, the given augmentations (train only), normalise, to tensor.
+
+    albumentations 2.x draws from the Compose's own generator (`seed`), not from the global seeds.
+    """
     return A.Compose([
         A.Resize(image_size, image_size),
         *augmentation,
         A.Normalize(mean=mean, std=std),
         A.ToTensorV2(),
-    ])
+    ], seed=seed)
+
+
+def seed_worker_transform(worker_id: int) -> None:
+    """DataLoader worker_init_fn: reseed the worker's copy of the transform with torch's worker seed.
+
+    Without it every worker starts from the same Compose generator state and repeats the other
+    workers' augmentations; torch's worker seed differs per worker and follows the run seed.
+    """
+    info = get_worker_info()
+    info.dataset.transform.set_random_seed(info.seed)
 
 
 class LesionImageDataset(Dataset):

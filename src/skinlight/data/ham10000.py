@@ -19,6 +19,8 @@ import pandas as pd
 from skinlight.errors import DataError
 
 CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+MALIGNANT = ("akiec", "bcc", "mel")  # data.task=binary: these are "malignant", the other four "benign"
+BINARY_CLASSES = ("benign", "malignant")  # the positive class is the second one
 METADATA_CSV = "HAM10000_metadata.csv"
 REQUIRED_COLUMNS = ("lesion_id", "image_id", "dx")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -42,8 +42,11 @@ def assign_splits(df: pd.DataFrame, class_names, test_fraction: float = 0.2, val
     Holdout: `test_fraction` of the lesions of each class go to test, then `val_fraction` of the
     remainder to val. k-fold (num_folds >= 2): the same test set; the remaining lesions of each
     class are dealt round-robin into `num_folds` folds; fold `fold` is val, the others train.
+    A table that already has a `split` column with "test" rows (a dataset that ships its own
+    test set) keeps those as the test split; `test_fraction` is then unused.
     """
-    if not 0 < test_fraction < 1:
+    given_test = df["split"].eq("test") if "split" in df.columns else pd.Series(False, index=df.index)
+    if not given_test.any() and not 0 < test_fraction < 1:
         raise DataError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
     if num_folds == 1 or num_folds < 0:
         raise DataError(f"data.num_folds must be 0 (holdout) or >= 2, got {num_folds}")
@@ -53,7 +56,10 @@ def assign_splits(df: pd.DataFrame, class_names, test_fraction: float = 0.2, val
         raise DataError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)
     lesions = _lesion_table(df)
-    test = _take(lesions, test_fraction, rng, "test", class_names)
+    if given_test.any():
+        test = set(df.loc[given_test, "lesion_id"])
+    else:
+        test = _take(lesions, test_fraction, rng, "test", class_names)
     rest = lesions[~lesions["lesion_id"].isin(test)]
     lesion_fold = {}
     if num_folds:

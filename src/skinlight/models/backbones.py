@@ -2,6 +2,7 @@
 
 A backbone is a timm model created with `num_classes=0, global_pool=""`: `forward_features`
 gives the final feature map (B, C, h, w) with C = `model.num_features`; heads do the pooling.
+The papers' own networks (skinlight.models.paper_nets) are registered timm models too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from skinlight.errors import ConfigError
+from skinlight.models import paper_nets  # noqa: F401  registers the papers' own nets as timm models
 
 log = logging.getLogger(__name__)
 HUB_HOST = "huggingface.co"

@@ -1,4 +1,4 @@
-"""The classification LightningModule: timm backbone -> head, a loss, metrics, optimiser.
+"""The classification LightningModule: backbone -> head -> [metadata fusion] -> linear classifier.
 
 Hyper-parameters are plain config dicts (`_target_` + arguments), so checkpoints load with
 torch's weights_only=True anywhere skinlight is installed; the objects are built here.
@@ -9,20 +9,62 @@ from __future__ import annotations
 import lightning.pytorch as L
 import torch
 from hydra.utils import instantiate
-from torch import Tensor
+from timm.models import create_feature_extractor
+from torch import Tensor, nn
 
+from skinlight.errors import ConfigError
 from skinlight.metrics import classification_metrics
 from skinlight.models.backbones import create_backbone
 
 
+def tap_backbone(backbone: nn.Module, at: int | str | None) -> tuple[nn.Module, int, int | str | None]:
+    """Cut `backbone` where the head reads it -> (backbone, channels there, tap).
+
+    at=None: the final feature map (forward_features). An int: a timm feature_info stage (-2: the
+    stage before the last); the layers after it are pruned and the map is read with
+    forward_intermediates (the tap is the stage's index >= 0). A str: the output of that module of
+    the backbone (e.g. "repeat_2", InceptionResNetV2 before its final block), extracted with
+    torch.fx; the graph ends there.
+    """
+    if at is None:
+        return backbone, backbone.num_features, None
+    name = backbone.pretrained_cfg.get("architecture")
+    stages = getattr(backbone, "feature_info", None)
+    if isinstance(at, int):
+        if not hasattr(backbone, "forward_intermediates") or not stages:
+            raise ConfigError(f"model.features_at={at}: {name} has no timm feature stages; give a module name")
+        if not -len(stages) <= at < len(stages):
+            listed = ", ".join(f"{i} {f['module']} ({f['num_chs']} ch)" for i, f in enumerate(stages))
+            raise ConfigError(f"model.features_at={at} is not a stage of {name}; stages: {listed}")
+        index = at % len(stages)
+        backbone.prune_intermediate_layers([index], prune_norm=True, prune_head=True)
+        return backbone, stages[index]["num_chs"], index
+    try:
+        cut = create_feature_extractor(backbone, return_nodes=[at])
+    except ValueError as e:
+        hint = [f["module"] for f in stages] if stages else []
+        raise ConfigError(f"model.features_at={at!r} is not a module of {name} (stage outputs: {hint})") from e
+    was_training = cut.training
+    with torch.no_grad():
+        channels = cut.eval()(torch.zeros(1, *backbone.pretrained_cfg["input_size"]))[at].shape[1]
+    return cut.train(was_training), channels, at
+
+
 class Classifier(L.LightningModule):
+    """Image classifier: backbone feature map -> head (image features) -> metadata fusion (meta=,
+    optional) -> linear classifier. `features_at` is where the head reads the backbone (see
+    tap_backbone); `meta` a skinlight.models.fusion config, which needs meta_dim > 0."""
+
     def __init__(self, backbone: dict, head: dict, loss: dict, optimizer: dict, class_names: list[str],
                  class_counts: list[int] | None = None, scheduler: dict | None = None,
-                 monitor: str = "val/balanced_acc", meta_dim: int = 0):
+                 monitor: str = "val/balanced_acc", meta_dim: int = 0, meta: dict | None = None,
+                 features_at: int | str | None = None):
         super().__init__()
         self.save_hyperparameters()
-        self.backbone = create_backbone(**backbone)
-        self.head = instantiate(head, in_features=self.backbone.num_features, num_classes=len(class_names))
+        self.backbone, channels, self.tap = tap_backbone(create_backbone(**backbone), features_at)
+        self.head = instantiate(head, in_features=channels)
+        self.fusion = instantiate(meta, image_features=self.head.out_features, meta_dim=meta_dim) if meta else None
+        self.classifier = nn.Linear((self.head if self.fusion is None else self.fusion).out_features, len(class_names))
         self.criterion = instantiate(loss, class_counts=class_counts)
         self.val_metrics = classification_metrics(class_names, "val/")
         self.test_metrics = classification_metrics(class_names, "test/")
@@ -35,8 +77,22 @@ class Classifier(L.LightningModule):
         backbone = {**hparams["backbone"], "pretrained": False, "weights": None}
         return cls.load_from_checkpoint(path, map_location="cpu", backbone=backbone, **kwargs)
 
+    def feature_map(self, image: Tensor) -> Tensor:
+        """The backbone's feature map where the head reads it (B, C, h, w)."""
+        if self.tap is None:
+            return self.backbone.forward_features(image)
+        if isinstance(self.tap, int):
+            return self.backbone.forward_intermediates(image, indices=[self.tap], intermediates_only=True)[0]
+        return self.backbone(image)[self.tap]
+
     def forward(self, image: Tensor, meta: Tensor | None = None) -> Tensor:
-        return self.head(self.backbone.forward_features(image))
+        features = self.head(self.feature_map(image))
+        if self.fusion is not None:
+            if meta is None:
+                raise ValueError(f"this model fuses patient metadata (meta={self.fusion.option}): pass the "
+                                 "metadata vector (batch['meta']) with the image")
+            features = self.fusion(features, meta)
+        return self.classifier(features)
 
     def _step(self, batch: dict) -> tuple[Tensor, Tensor]:
         logits = self(batch["image"], batch.get("meta"))

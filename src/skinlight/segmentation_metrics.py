@@ -1,0 +1,46 @@
+"""Per-image segmentation scores, averaged over images (the ISIC 2018 Task 1 way).
+
+From the pixel counts tp, fp, tn, fn of each image's thresholded prediction (torchmetrics'
+samplewise BinaryStatScores): dice 2tp / (2tp + fp + fn), iou tp / (tp + fp + fn) (= dice / (2 - dice)),
+thresholded_jaccard (iou, or 0 below 0.65: the ISIC 2018 score), pixel_acc, precision tp / (tp + fp),
+recall tp / (tp + fn). A ratio 0/0 (nothing to find and nothing found) scores 1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics.classification import BinaryStatScores
+
+SCORES = ("dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall")
+JACCARD_THRESHOLD = 0.65
+
+
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    return torch.where(den > 0, num / den.clamp(min=1), torch.ones_like(num))
+
+
+def per_image_scores(stats: Tensor, jaccard_threshold: float = JACCARD_THRESHOLD) -> dict[str, Tensor]:
+    """Scores of each image from its (tp, fp, tn, fn, ...) row of `stats` (N, >=4)."""
+    tp, fp, tn, fn = stats[:, :4].float().unbind(1)
+    iou = _ratio(tp, tp + fp + fn)
+    return {"dice": _ratio(2 * tp, 2 * tp + fp + fn), "iou": iou,
+            "thresholded_jaccard": torch.where(iou >= jaccard_threshold, iou, torch.zeros_like(iou)),
+            "pixel_acc": (tp + tn) / (tp + fp + tn + fn), "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn)}
+
+
+class SegmentationScores(BinaryStatScores):
+    """Update with (probabilities (B, 1, H, W), masks (B, 1, H, W)); compute() gives the mean of
+    each score in SCORES over all images, per_image() the (unsynchronised) per-image values."""
+
+    def __init__(self, threshold: float = 0.5, **kwargs):
+        super().__init__(threshold=threshold, multidim_average="samplewise", **kwargs)
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        super().update(preds, target.long())
+
+    def per_image(self) -> dict[str, Tensor]:
+        return per_image_scores(super().compute())
+
+    def compute(self) -> dict[str, Tensor]:
+        return {k: v.mean() for k, v in self.per_image().items()}
