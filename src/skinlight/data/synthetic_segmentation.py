@@ -106,12 +106,12 @@ def _write_ph2_xlsx(path: Path, cases: list[str], diagnoses: list[int]) -> None:
 
 
 def generate_ph2(root, num_cases: int = 200, seed: int = 0, table: str = "txt", workers: int = 2) -> list[int]:
-    """Write a PH2 layout with `num_cases` cases (at least 10); return their diagnoses (PH2_CLASSES index)."""
+    """Write a PH2 layout with `num_cases` cases (at least 15); return their diagnoses (PH2_CLASSES index)."""
     from skinlight.data.segmentation import PH2_CLASSES, PH2_IMAGES
 
     root = Path(root)
-    if num_cases < 10:
-        raise ValueError(f"num_cases={num_cases}: at least 10 are needed (2 per diagnosis and split)")
+    if num_cases < 15:
+        raise ValueError(f"num_cases={num_cases}: at least 15 are needed (3 melanomas: one per split)")
     if table not in ("txt", "xlsx"):
         raise ValueError(f"table={table!r}: use txt or xlsx")
     _check_empty(root)

@@ -30,9 +30,12 @@ def plot_overlay(image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, t
     """`image` with the borders of `truth` (green) and `prediction` (red), both (H, W) at its size."""
     fig, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / image.shape[1] + 0.4))
     ax.imshow(image)
+    h, w = image.shape[:2]
     for mask, colour in ((truth, "lime"), (prediction, "red")):
-        if mask.any():
-            ax.contour(mask.astype(float), levels=[0.5], colors=colour, linewidths=1.5)
+        if mask.any():  # padded, so that a border along the image's edge is drawn too
+            ax.contour(np.arange(-1, w + 1), np.arange(-1, h + 1), np.pad(mask.astype(float), 1), levels=[0.5],
+                       colors=colour, linewidths=1.5)
+    ax.set(xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5))
     ax.legend(handles=[Line2D([], [], color="lime", label="truth"), Line2D([], [], color="red", label="prediction")],
               loc="lower right", fontsize=8)
     ax.set_title(title, fontsize=9)

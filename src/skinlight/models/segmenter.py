@@ -118,7 +118,12 @@ class Segmenter(L.LightningModule):
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Segmenter":
         """Load a checkpoint without fetching the encoder's pretrained weights again."""
-        hparams = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
+        if not os.path.isfile(path):
+            raise ConfigError(f"checkpoint not found: {path}")
+        hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+        if "net" not in hparams:
+            raise ConfigError(f"{path} is not a segmentation checkpoint (train one with model=unet, deeplabv3plus "
+                              "or unet_elgohary)")
         net = {**hparams["net"], "pretrained": False} if "pretrained" in hparams["net"] else hparams["net"]
         return cls.load_from_checkpoint(path, map_location="cpu", net=net, **kwargs)
 

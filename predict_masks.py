@@ -1,0 +1,19 @@
+"""Entry point: `python predict_masks.py ckpt_path=... input=<folder> [output=DIR]` (see conf/predict_masks.yaml)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from skinlight.errors import SkinlightError
+from skinlight.predict import run_prediction
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict_masks")
+def main(cfg: DictConfig) -> None:
+    try:
+        run_prediction(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.device, cfg.threshold)
+    except SkinlightError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

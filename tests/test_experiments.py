@@ -1,0 +1,103 @@
+"""Every paper recipe (conf/experiment) runs at its real input size: fast_dev_run on tiny synthetic data."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from skinlight.train import run
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(ROOT / "conf")
+# The experiment's own backbone, sizes and options; only data, speed and weights are set here.
+SMALL = ["data=ham10000", "data.num_workers=0", "data.batch_size=4", "trainer.accelerator=cpu",
+         "trainer.fast_dev_run=true", "backbone.pretrained=false", "logger=csv", "callbacks.progress_bar=null"]
+
+
+@pytest.fixture
+def experiment_cfg(tmp_path, synthetic_root):
+    def _make(name: str, *overrides: str):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=[f"experiment={name}", f"data.root={synthetic_root}", *SMALL, *overrides],
+                          return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
+            cfg.hydra.runtime.cwd = str(tmp_path)
+            cfg.hydra.job.num = 0
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    return _make
+
+
+# Single runs; the sweeps (le2020_ablation, le2020_backbones, nguyen2022, albawi2022) run every
+# job at its real size in test_multirun_recipes_at_real_size.
+@pytest.mark.parametrize("name, backbone, size, classes", [
+    ("le2020_resnet50", "resnet50", 224, 7),
+    ("albawi2022", "albawi_cnn", 224, 2),
+    ("elgohary2024_cls", "deepconvnet", 28, 7),
+    pytest.param("nguyen2022", "inception_resnet_v2", 299, 7, marks=pytest.mark.slow),
+])
+def test_experiment_runs_at_its_input_size(experiment_cfg, name, backbone, size, classes):
+    cfg = experiment_cfg(name)
+    assert (cfg.backbone.name, cfg.data.image_size) == (backbone, size)
+    metrics = run(cfg, cfg.hydra.runtime.output_dir)
+    assert 0.0 <= metrics["test/balanced_acc"] <= 1.0
+    assert len([k for k in metrics if k.startswith("test/specificity_")]) == classes
+
+
+@pytest.mark.parametrize("backbone, size, features_at", [
+    ("inception_resnet_v2", 299, "repeat_2"), ("nasnetalarge", 331, None), ("densenet201", 224, None)])
+def test_nguyen2022_sets_size_and_attention_point_per_backbone(experiment_cfg, backbone, size, features_at):
+    cfg = experiment_cfg("nguyen2022", f"backbone={backbone}")
+    assert cfg.data.image_size == size and cfg.model.features_at == features_at
+    assert cfg.head._target_.endswith("SoftAttentionHead") and cfg.model.meta._target_.endswith("NguyenFusion")
+    assert (cfg.optimizer.lr, cfg.optimizer.eps, cfg.scheduler.factor, cfg.scheduler.min_lr) == (1e-3, 0.1, 0.2, 1e-7)
+    assert cfg.callbacks.early_stopping.patience == 25 and cfg.loss.class_weights == "balanced"
+
+
+def test_le2020_ablation_settings(experiment_cfg):
+    full = experiment_cfg("le2020_ablation")
+    assert (full.head.dropout, full.head.pool, full.loss.gamma, full.loss.alpha) == (0.5, "avg", 2.0, "balanced")
+    assert len(full.augmentation.train) > 0
+    changed = {"no_dropout": ("head.dropout", 0.0), "no_augmentation": ("augmentation.train", []),
+               "no_class_weights": ("loss.alpha", None), "no_focal": ("loss.gamma", 0.0),
+               "no_gap": ("head.pool", "flatten")}
+    for setting, (key, value) in changed.items():
+        cfg = experiment_cfg("le2020_ablation", f"experiment/le2020_ablation@_global_={setting}")
+        node, leaf = key.rsplit(".", 1)
+        assert cfg[node][leaf] == value, setting
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def _sweep(tmp_path, synthetic_root, name, *overrides) -> pd.DataFrame:
+    small = [o for o in SMALL if not o.startswith("data.batch_size")] + ["data.batch_size=2"]
+    out = cli("-m", f"experiment={name}", f"data.root={synthetic_root}", *small, *overrides, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = next((tmp_path / "multirun").glob("*/*"))
+    assert (sweep / "summary.md").exists()
+    return pd.read_csv(sweep / "summary.csv")
+
+
+def test_le2020_ablation_is_one_multirun_with_six_rows(tmp_path, synthetic_root):
+    """The sweep itself (here with a tiny backbone; the real one is in the slow test below)."""
+    summary = _sweep(tmp_path, synthetic_root, "le2020_ablation", "backbone=timm_test", "data.image_size=64")
+    assert summary["experiment/le2020_ablation@_global_"].tolist() == [
+        "full", "no_dropout", "no_augmentation", "no_class_weights", "no_focal", "no_gap"]
+    assert (summary["status"] == "ok").all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, jobs", [("le2020_ablation", 6), ("le2020_backbones", 4), ("nguyen2022", 8),
+                                        ("albawi2022", 10)])
+def test_multirun_recipes_at_real_size(tmp_path, synthetic_root, name, jobs):
+    summary = _sweep(tmp_path, synthetic_root, name)
+    assert len(summary) == jobs and (summary["status"] == "ok").all(), summary.to_string()

@@ -1,0 +1,76 @@
+"""Per-image segmentation scores on hand-made masks, and the segmentation losses of conf/loss."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from skinlight.errors import ConfigError
+from skinlight.segmentation_losses import WeightedSum
+from skinlight.segmentation_metrics import SegmentationScores
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _masks():
+    """Three 10x10 images, counts worked out by hand (tp, fp, fn, tn):
+    0: truth rows 0-3, prediction rows 0-4      -> 40, 10, 0, 50: dice 80/90, IoU 40/50 = 0.8
+    1: truth cols 0-4, prediction cols 3-7      -> 20, 30, 30, 20: dice 40/100, IoU 20/80 = 0.25
+    2: truth empty, prediction empty            -> 0, 0, 0, 100: every score 1 (nothing to find, nothing found)
+    """
+    truth, pred = torch.zeros(3, 1, 10, 10), torch.zeros(3, 1, 10, 10)
+    truth[0, 0, :4], pred[0, 0, :5] = 1, 0.9
+    truth[1, 0, :, :5], pred[1, 0, :, 3:8] = 1, 0.7
+    pred[2] = 0.3  # below the 0.5 threshold
+    return pred, truth
+
+
+def test_per_image_scores_on_hand_made_masks():
+    metric = SegmentationScores()
+    pred, truth = _masks()
+    metric.update(pred[:2], truth[:2])  # two batches: per-image, not per-batch
+    metric.update(pred[2:], truth[2:])
+    scores = {k: v.tolist() for k, v in metric.per_image().items()}
+    assert scores["dice"] == pytest.approx([80 / 90, 40 / 100, 1.0])
+    assert scores["iou"] == pytest.approx([0.8, 0.25, 1.0])
+    assert scores["precision"] == pytest.approx([40 / 50, 20 / 50, 1.0])
+    assert scores["recall"] == pytest.approx([1.0, 20 / 50, 1.0])
+    assert scores["pixel_acc"] == pytest.approx([0.9, 0.4, 1.0])
+    # IoU = D / (2 - D) for every image, so IoU <= Dice
+    assert scores["iou"] == pytest.approx([d / (2 - d) for d in scores["dice"]])
+    # ISIC 2018: IoU below 0.65 counts 0
+    assert scores["thresholded_jaccard"] == pytest.approx([0.8, 0.0, 1.0])
+    means = metric.compute()
+    assert means["thresholded_jaccard"].item() == pytest.approx(1.8 / 3)
+    assert means["dice"].item() == pytest.approx((80 / 90 + 0.4 + 1) / 3)
+
+
+def _loss(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["model=unet", f"loss={name}", *overrides])
+    return instantiate(cfg.loss)
+
+
+@pytest.mark.parametrize("name", ["dice", "jaccard", "bce", "bce_dice", "seg_focal"])
+def test_segmentation_losses_prefer_the_right_mask(name):
+    loss = _loss(name)
+    _, truth = _masks()
+    truth = truth[:2]
+    good, bad = (truth * 2 - 1) * 6, (1 - truth * 2) * 6  # logits: confident right, confident wrong
+    logits = torch.zeros_like(truth, requires_grad=True)
+    value = loss(logits, truth)
+    value.backward()
+    assert loss(good, truth) < value < loss(bad, truth)
+    assert logits.grad.abs().sum() > 0
+
+
+def test_bce_dice_is_the_weighted_sum_of_its_terms():
+    _, truth = _masks()
+    logits = torch.randn_like(truth)
+    both = _loss("bce_dice", "loss.weights.bce=0.5")
+    expected = 0.5 * _loss("bce")(logits, truth) + _loss("dice")(logits, truth)
+    assert both(logits, truth).item() == pytest.approx(expected.item())
+    with pytest.raises(ConfigError, match="loss.weights has \\['lovasz'\\]"):
+        WeightedSum({"bce": _loss("bce")}, {"lovasz": 1.0})

@@ -1,0 +1,163 @@
+"""Segmentation end to end: run(cfg) for each model, the run directory, start-up checks, predict_masks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+from PIL import Image
+
+from skinlight.data.synthetic_segmentation import generate_isic2018
+from skinlight.errors import ConfigError
+from skinlight.models import segmenter
+from skinlight.models.segmenter import Segmenter
+from skinlight.predict import run_prediction
+from skinlight.train import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SEG_KEYS = {"test/dice", "test/iou", "test/thresholded_jaccard", "test/pixel_acc", "test/precision", "test/recall"}
+# Small and fast: ResNet18 encoder from scratch, 32 px, CPU.
+FAST_MODEL = ["model=unet", "model.net.encoder_name=resnet18", "model.net.pretrained=false"]
+FAST = ["data=isic2018", "data.num_workers=0", "data.image_size=32", "data.batch_size=8", "trainer.accelerator=cpu",
+        "callbacks.progress_bar=null"]
+
+
+@pytest.fixture(scope="session")
+def isic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("isic_train") / "ISIC2018"
+    generate_isic2018(root, (24, 8, 8), seed=3, image_size=(96, 72), workers=1)
+    return root
+
+
+@pytest.fixture
+def seg_cfg(tmp_path, isic_root):
+    """compose(train.yaml + FAST + overrides) with the run directory at tmp_path/run."""
+
+    def _make(*overrides: str, data_root: Path | None = None, model=tuple(FAST_MODEL)):
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("train", overrides=[*model, *FAST, *overrides], return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
+            cfg.hydra.runtime.cwd = str(tmp_path)
+            cfg.hydra.job.num = 0
+            cfg.data.root = str(data_root or isic_root)
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    return _make
+
+
+@pytest.mark.parametrize("model", [
+    ["model=unet", "model.net.pretrained=false"],  # the default ResNet34 encoder
+    ["model=deeplabv3plus", "model.net.encoder_name=resnet18", "model.net.pretrained=false"],
+    ["model=unet_elgohary", "model.net.base_channels=8"],
+])
+def test_fast_dev_run_of_each_model(seg_cfg, model):
+    cfg = seg_cfg("trainer.fast_dev_run=true", model=model)
+    metrics = run(cfg, cfg.hydra.runtime.output_dir)
+    assert SEG_KEYS <= set(metrics) and all(0.0 <= metrics[k] <= 1.0 for k in SEG_KEYS)
+    assert metrics["test/iou"] <= metrics["test/dice"] + 1e-6
+
+
+def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
+    cfg = seg_cfg("trainer.max_epochs=2", "loss=bce_dice")
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    metrics = run(cfg, run_dir)
+
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics) and SEG_KEYS <= set(saved)
+    split = pd.read_csv(run_dir / "split.csv")
+    assert split["split"].value_counts().to_dict() == {"train": 24, "val": 8, "test": 8}
+    per_image = pd.read_csv(run_dir / "report" / "per_image.csv")
+    assert sorted(per_image["image_id"]) == sorted(split.loc[split["split"] == "test", "image_id"])
+    for key in ("dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall"):
+        assert per_image[key].mean() == pytest.approx(saved[f"test/{key}"], abs=1e-5)
+    overlays = sorted(p.name for p in (run_dir / "report").glob("*.png"))
+    assert len(overlays) == 8 and overlays[0].startswith("best_1_") and overlays[-1].startswith("worst_4_")
+    worst = per_image.sort_values("dice").iloc[0]["image_id"]
+    assert (run_dir / "report" / f"worst_1_{worst}.png").read_bytes()[:4] == b"\x89PNG"
+
+    ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["hyper_parameters"]["net"]["encoder_name"] == "resnet18"
+    assert ckpt["hyper_parameters"]["image_size"] == 32
+    model = Segmenter.from_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    masks = model.predict_masks([np.zeros((45, 70, 3), np.uint8), np.full((20, 30, 3), 200, np.uint8)])
+    assert [m.shape for m in masks] == [(45, 70), (20, 30)] and masks[0].dtype == bool
+
+    out = tmp_path / "masks"
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for i, name in enumerate(("a.jpg", "sub/b.png", "c.bmp")):
+        Image.fromarray(np.full((40 + i, 60, 3), 120, np.uint8)).save(images / name)
+    written = run_prediction(str(run_dir / "checkpoints" / "best.ckpt"), str(images), str(out))
+    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+        "a_segmentation.png", "c_segmentation.png", "sub/b_segmentation.png"]
+    mask = np.asarray(Image.open(out / "c_segmentation.png"))
+    assert mask.shape == (42, 60) and set(np.unique(mask)) <= {0, 255}
+
+
+CLASSIFIER = ("model=classifier", "backbone=timm_test")
+
+
+@pytest.mark.parametrize("overrides, model, message", [
+    (["loss=ce"], FAST_MODEL, "loss=ce is for classification but model=unet does segmentation: use loss=dice|jaccard"),
+    (["data=synthetic"], FAST_MODEL, "data=synthetic is for classification but model=unet does segmentation: "
+                                     "use data=isic2018"),
+    ([], CLASSIFIER, "data=isic2018 is for segmentation but model=classifier does classification: use data=synthetic"),
+    (["data=ham10000", "loss=dice"], CLASSIFIER, "loss=dice is for segmentation but model=classifier"),
+    (["model.net.encoder_name=resnet5O"], FAST_MODEL, "model.net.encoder_name='resnet5O' is not an smp encoder"),
+    (["data.image_size=40"], FAST_MODEL, "data.image_size=40 must be a multiple of 32"),
+])
+def test_impossible_combinations_stop_at_start_up(seg_cfg, overrides, model, message):
+    cfg = seg_cfg(*overrides, model=model)
+    with pytest.raises(ConfigError, match=message.replace("|", r"\|")):
+        run(cfg, cfg.hydra.runtime.output_dir)
+
+
+def test_missing_hub_weights_fail_fast_in_one_line(seg_cfg, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(segmenter, "_encoder_weights_cached", lambda *args: False)
+    cfg = seg_cfg("model.net.pretrained=true")
+    with pytest.raises(ConfigError, match="^pretrained weights for encoder 'resnet18' are not cached and "
+                                          "HF_HUB_OFFLINE=1: use model.net.pretrained=false"):
+        run(cfg, cfg.hydra.runtime.output_dir)
+    assert not (Path(cfg.hydra.runtime.output_dir) / "split.csv").exists()  # before any data is read
+
+
+def test_cli_predict_masks_says_what_is_wrong(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "predict_masks.py"), f"ckpt_path={tmp_path / 'none.ckpt'}",
+                          f"input={tmp_path}"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0 and f"error: checkpoint not found: {tmp_path / 'none.ckpt'}" in out.stderr
+
+
+def _shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.is_dir():
+        pytest.skip(f"{path} absent")
+    return path
+
+
+@pytest.mark.shared_data
+def test_unet_on_the_real_ph2_sample(seg_cfg):
+    cfg = seg_cfg("data=ph2", "trainer.max_epochs=1", data_root=_shared("PH2-sample", "PH2Dataset"))
+    metrics = run(cfg, cfg.hydra.runtime.output_dir)
+    assert SEG_KEYS <= set(metrics)
+
+
+@pytest.mark.shared_data
+def test_unet_on_the_real_ham10000_masks(seg_cfg):
+    cfg = seg_cfg("data=ham10000_seg", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+                  "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+                  data_root=_shared("HAM10000-200x150"))
+    metrics = run(cfg, cfg.hydra.runtime.output_dir)
+    assert SEG_KEYS <= set(metrics)
+    split = pd.read_csv(Path(cfg.hydra.runtime.output_dir) / "split.csv")
+    assert len(split) == 10015 and (split.groupby("lesion_id")["split"].nunique() == 1).all()
