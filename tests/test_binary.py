@@ -102,6 +102,14 @@ def test_datamodule_keeps_the_test_folder_and_splits_the_train_folder(isic_root,
         ISICBinaryDataModule(str(isic_root), use_metadata=True)
 
 
+def test_a_test_fraction_pools_both_folders_for_split_ratio_sweeps(isic_root):
+    dm = ISICBinaryDataModule(str(isic_root), image_size=32, num_workers=0, test_fraction=0.5)
+    dm.setup()
+    test = dm.table[dm.table.split == "test"]
+    assert [(test.label == label).sum() for label in (0, 1)] == [_expected_take(29, 0.5), _expected_take(23, 0.5)]
+    assert {i.split("/")[0] for i in test.image_id} == {"train", "test"}
+
+
 def _break(root: Path, how: str) -> Path:
     """Damage a copy of a tiny dataset; return the path the error must name."""
     if how == "no root":
@@ -146,7 +154,7 @@ def test_bad_layouts_give_one_message_naming_the_path(tmp_path, how, message):
 
 
 def test_run_on_the_binary_task_reports_sensitivity_specificity_auroc(make_cfg):
-    cfg = make_cfg("data.task=binary", "trainer.max_epochs=1")
+    cfg = make_cfg("data.task=binary", "trainer.max_epochs=1", "+trainer.limit_train_batches=2")
     run_dir = Path(cfg.hydra.runtime.output_dir)
     run(cfg, run_dir)
     saved = json.loads((run_dir / "metrics.json").read_text())

@@ -52,7 +52,7 @@ def test_experiment_runs_at_its_input_size(experiment_cfg, name, backbone, size,
 
 
 @pytest.mark.parametrize("backbone, size, features_at", [
-    ("inception_resnet_v2", 299, "repeat_2"), ("nasnetalarge", 331, None), ("densenet201", 224, None)])
+    ("inception_resnet_v2", 299, "repeat_2"), ("nasnetlarge", 331, None), ("densenet201", 224, None)])
 def test_nguyen2022_sets_size_and_attention_point_per_backbone(experiment_cfg, backbone, size, features_at):
     cfg = experiment_cfg("nguyen2022", f"backbone={backbone}")
     assert cfg.data.image_size == size and cfg.model.features_at == features_at

@@ -31,14 +31,16 @@ def test_duplicate_sampler_yields_the_configured_counts_and_never_leaks_a_lesion
     seen = np.zeros(len(dm.classes), int)
     for batch in loader:
         seen += np.bincount(batch["label"].numpy(), minlength=len(dm.classes))
-    print("duplicate sampler, images per class in one epoch:", dict(zip(dm.classes, seen.tolist())),
-          "train images per class:", dict(zip(dm.classes, np.bincount(train["label"], minlength=7).tolist())))
+    print("train images per class:", dict(zip(dm.classes, np.bincount(train["label"], minlength=7).tolist())),
+          "\nimages per class in one epoch:", dict(zip(dm.classes, seen.tolist())), "expected:", expected)
     assert seen.tolist() == expected and len(loader.sampler) == sum(expected)
 
     drawn = [dm.datasets["train"].paths[i] for i in loader.sampler]
     lesion_of = dict(zip(dm.table["path"], dm.table["lesion_id"]))
     drawn_lesions = {lesion_of[p] for p in drawn}
     held_out = set(dm.table.loc[dm.table["split"] != "train", "lesion_id"])
+    print(f"lesions drawn: {len(drawn_lesions)}, val/test lesions: {len(held_out)}, "
+          f"shared: {len(drawn_lesions & held_out)}")
     assert drawn_lesions == set(train["lesion_id"]) and not drawn_lesions & held_out
     for split in ("val", "test"):  # untouched: every image once, in order
         loader = getattr(dm, f"{split}_dataloader")()

@@ -162,7 +162,7 @@ def _experiment_augmentation(experiment: str) -> list:
 @pytest.mark.parametrize("experiment", ["nivas2023_unet", "elgohary2024_unet_ph2"])
 def test_joint_augmentation_keeps_image_and_mask_aligned(experiment):
     """A white lesion on black: after the recipe's augmentation, bright pixels are the mask's pixels."""
-    rng = np.random.default_rng(0)
+    rng, augmentation = np.random.default_rng(0), _experiment_augmentation(experiment)
     moved = 0
     for seed in range(12):
         image, mask = np.zeros((90, 120, 3), np.uint8), np.zeros((90, 120), np.uint8)
@@ -170,7 +170,7 @@ def test_joint_augmentation_keeps_image_and_mask_aligned(experiment):
         mask[y:y + 30, x:x + 20] = 1
         mask[y + 20:y + 30, x:x + 45] = 1  # an L: not symmetric under flips or rotations
         image[mask == 1] = 255
-        transform = build_transform(64, (0, 0, 0), (1, 1, 1), _experiment_augmentation(experiment), seed=seed)
+        transform = build_transform(64, (0, 0, 0), (1, 1, 1), augmentation, seed=seed)
         out = transform(image=image, mask=mask)
         bright, lesion = out["image"].mean(0) > 0.5, out["mask"] == 1
         assert (bright == lesion).float().mean() > 0.97, f"seed {seed}: image and mask disagree"

@@ -73,9 +73,9 @@ def test_same_seed_same_split(make_cfg, tmp_path):
     pd.testing.assert_frame_equal(*tables)
 
 
-def test_unknown_timm_name_is_one_clear_error(make_cfg):
+def test_unknown_timm_name_is_one_clear_error(make_cfg, tmp_path):
     with pytest.raises(SkinlightError, match="backbone.name='resnet5O' is not a timm model; close matches"):
-        run(make_cfg("backbone.name=resnet5O"), "unused")
+        run(make_cfg("backbone.name=resnet5O"), tmp_path)
 
 
 def cli(*args, cwd):

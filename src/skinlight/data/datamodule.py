@@ -156,18 +156,22 @@ class SyntheticHAM10000DataModule(HAM10000DataModule):
 class ISICBinaryDataModule(HAM10000DataModule):
     """The benign/malignant folder layout (root/{train,test}/{benign,malignant}/*.jpg).
 
-    The test folder is the test split; the train folder is split into train/val (or k folds),
-    stratified by class. The layout has no lesion ids (each image is its own group) and no
-    metadata.
+    With `test_fraction=None` the test folder is the test split and the train folder is split
+    into train/val (or k folds), stratified by class; with a number, both folders are pooled and
+    split as HAM10000 is (test_fraction to test, then val_fraction of the rest to val). The
+    layout has no lesion ids (each image is its own group) and no metadata.
     """
 
     has_lesion_ids = False
 
-    def __init__(self, root: str, classes=BINARY_CLASSES, use_metadata: bool = False, **kwargs):
+    def __init__(self, root: str, classes=BINARY_CLASSES, use_metadata: bool = False,
+                 test_fraction: float | None = None, **kwargs):
         if use_metadata:
             raise ConfigError("data=isic_binary has no patient metadata: set data.use_metadata=false "
                               "(and meta=none)")
-        super().__init__(root, classes=classes, use_metadata=False, **kwargs)
+        super().__init__(root, classes=classes, use_metadata=False, test_fraction=test_fraction, **kwargs)
+        self.pool_folders = test_fraction is not None
 
     def read_table(self) -> pd.DataFrame:
-        return read_isic_binary(self.root, self.classes)
+        table = read_isic_binary(self.root, self.classes)
+        return table.drop(columns="split") if self.pool_folders else table

@@ -1,0 +1,61 @@
+"""The papers' own networks as timm models: shapes at the paper sizes, backbone use, training from scratch."""
+
+import pytest
+import timm
+import torch
+
+from skinlight.errors import ConfigError
+from skinlight.models.backbones import create_backbone, normalization
+
+NETS = [("albawi_cnn", 224, 2, 256), ("albawi_mlp", 224, 2, 32), ("deepconvnet", 28, 7, 32)]
+
+
+@pytest.mark.parametrize("name, size, classes, features", NETS)
+def test_whole_network_and_backbone_at_the_paper_size(name, size, classes, features):
+    assert timm.is_model(name) and timm.get_pretrained_cfg(name).input_size == (3, size, size)
+    full = timm.create_model(name)  # the paper's network, output layer included
+    assert full(torch.randn(2, 3, size, size)).shape == (2, classes)
+    backbone = create_backbone(name, img_size=size)  # what backbone=<name> builds: no output layer
+    assert backbone.num_features == features
+    assert backbone.forward_features(torch.randn(2, 3, size, size)).shape == (2, features, 1, 1)
+    assert normalization(name) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # inputs scaled to [0, 1]
+
+
+def test_deepconvnet_layers():
+    net = timm.create_model("deepconvnet", num_classes=7)
+    convs = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    dense = [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    pools = [m for m in net.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert convs == [16, 32, 64, 128] and len(pools) == 4 and dense == [64, 32, 7]
+
+
+def test_albawi_layer_counts():
+    """15 and 9 layers counted Keras-style (activations belong to their layer)."""
+    def count(net):
+        return sum(not isinstance(m, torch.nn.ReLU) for m in net.trunk) + 1  # + the output layer
+
+    assert count(timm.create_model("albawi_cnn")) == 15 and count(timm.create_model("albawi_mlp")) == 9
+
+
+def test_input_too_small_is_one_clear_error():
+    with pytest.raises(ConfigError, match="backbone deepconvnet cannot take 8 px images"):
+        create_backbone("deepconvnet", img_size=8)
+
+
+@pytest.mark.parametrize("name, size", [("deepconvnet", 28), ("albawi_cnn", 64), ("albawi_mlp", 32)])
+def test_trainable_from_scratch(name, size):
+    """A few Adam steps fit a small fixed batch: gradients reach every layer and the loss falls."""
+    torch.manual_seed(0)
+    net = timm.create_model(name, num_classes=2, img_size=size)
+    images, labels = torch.rand(8, 3, size, size), torch.arange(8) % 2
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(images), labels)
+        loss.backward()
+        if not losses:
+            assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
