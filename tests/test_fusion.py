@@ -92,7 +92,7 @@ def test_metadata_beats_image_only_on_synthetic_data(make_cfg, tmp_path):
 
     root = tmp_path / "ham"
     generate_ham10000(root, num_lesions=600, seed=0, image_size=(160, 120), workers=2)
-    common = ["backbone=mobilenetv3_small", "data.image_size=64", "data.batch_size=32", "trainer.max_epochs=8",
+    common = ["backbone=mobilenetv3_small", "backbone.pretrained=false", "data.image_size=64", "data.batch_size=32", "trainer.max_epochs=8",
               "loss=weighted_ce", "seed=0"]
     scores = {}
     for meta in ("none", "gessert"):

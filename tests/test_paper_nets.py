@@ -44,18 +44,24 @@ def test_input_too_small_is_one_clear_error():
 
 @pytest.mark.parametrize("name, size", [("deepconvnet", 28), ("albawi_cnn", 64), ("albawi_mlp", 32)])
 def test_trainable_from_scratch(name, size):
-    """A few Adam steps fit a small fixed batch: gradients reach every layer and the loss falls."""
+    """Gradients reach every layer, and a few Adam steps fit a small batch (bright images = class 1)."""
     torch.manual_seed(0)
     net = timm.create_model(name, num_classes=2, img_size=size)
-    images, labels = torch.rand(8, 3, size, size), torch.arange(8) % 2
+    labels = torch.arange(8) % 2
+    images = 0.5 * torch.rand(8, 3, size, size) + 0.5 * labels[:, None, None, None]
+
+    def loss() -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(net(images), labels)
+
+    with torch.no_grad():
+        before = loss().item()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(30):
+    for step in range(20):
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(images), labels)
-        loss.backward()
-        if not losses:
+        loss().backward()
+        if step == 0:
             assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
         optimizer.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
+    net.eval()
+    with torch.no_grad():
+        assert loss().item() < 0.75 * before

@@ -154,8 +154,8 @@ def test_unet_on_the_real_ph2_sample(seg_cfg):
 
 @pytest.mark.shared_data
 def test_unet_on_the_real_ham10000_masks(seg_cfg):
-    cfg = seg_cfg("data=ham10000_seg", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-                  "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+    cfg = seg_cfg("data=ham10000_seg", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
+                  "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
                   data_root=_shared("HAM10000-200x150"))
     metrics = run(cfg, cfg.hydra.runtime.output_dir)
     assert SEG_KEYS <= set(metrics)

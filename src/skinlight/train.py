@@ -28,6 +28,7 @@ from skinlight.evaluation.segmentation_report import write_segmentation_report
 from skinlight.loggers import finish_loggers
 from skinlight.models import segmenter
 from skinlight.models.backbones import normalization
+from skinlight.run_info import write_run_info
 from skinlight.segmentation_losses import SEGMENTATION_LOSS_MODULES
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,18 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """ckpt_path=last|best -> that checkpoint of this run directory; a checkpoint that is not there stops here."""
+    if not ckpt_path:
+        return None
+    path = run_dir / "checkpoints" / f"{ckpt_path}.ckpt" if ckpt_path in ("last", "best") else Path(ckpt_path)
+    if not path.is_file():
+        hint = (" (to continue an interrupted run, point hydra.run.dir at its run directory)"
+                if ckpt_path in ("last", "best") else "")
+        raise ConfigError(f"ckpt_path={ckpt_path}: no checkpoint at {path}{hint}")
+    return str(path)
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train, test with the best checkpoint, and write the run artefacts into `run_dir`."""
     run_dir = Path(run_dir)
@@ -133,6 +146,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
     task = task_of(cfg)
     task.check(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    write_run_info(run_dir / "run_info.json", cfg.seed,
+                   list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [], ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
@@ -141,11 +157,12 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     model = build_model(cfg, datamodule)
     trainer = build_trainer(cfg)
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
             log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
-        metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0]
+        metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False,
+                               weights_only=True)[0]
     finally:
         finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}

@@ -57,9 +57,9 @@ def plot_roc(probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[s
 
 
 def write_classification_report(out_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names,
-                                metrics: dict[str, float]) -> None:
-    """confusion_matrix.png, roc.png and per_class.csv under `out_dir`."""
+                                metrics: dict[str, float], prefix: str = "test/") -> None:
+    """confusion_matrix.png, roc.png and per_class.csv under `out_dir` (metric keys start with `prefix`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    per_class_table(metrics, labels, class_names).to_csv(out_dir / "per_class.csv", index=False)
+    per_class_table(metrics, labels, class_names, prefix).to_csv(out_dir / "per_class.csv", index=False)
     plot_confusion_matrix(probs, labels, class_names, out_dir / "confusion_matrix.png")
-    plot_roc(probs, labels, class_names, metrics, out_dir / "roc.png")
+    plot_roc(probs, labels, class_names, metrics, out_dir / "roc.png", prefix)

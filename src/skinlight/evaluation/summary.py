@@ -34,10 +34,12 @@ def _job_row(job_dir: Path) -> dict:
     return row
 
 
-def summarize(sweep_dir: str | Path) -> pd.DataFrame:
+def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None) -> pd.DataFrame:
     """Write summary.csv and summary.md for the jobs under `sweep_dir`; return the table.
 
-    Override columns are the keys whose value differs between jobs (all keys for a single job).
+    Override columns are the keys whose value differs between jobs (all keys for a single job);
+    `metrics` picks the metric columns (default: every headline metric found), `sort` a metric to
+    order the jobs by, highest first (jobs without it last).
     """
     sweep_dir = Path(sweep_dir)
     jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
@@ -45,10 +47,16 @@ def summarize(sweep_dir: str | Path) -> pd.DataFrame:
     table = pd.DataFrame([_job_row(d) for d in jobs])
     if table.empty:
         return table
-    metrics = [m for m in HEADLINE_METRICS if m in table]
-    keys = [c for c in table.columns if c not in ("job", "status", *metrics)]
+    found = [m for m in HEADLINE_METRICS if m in table]
+    keys = [c for c in table.columns if c not in ("job", "status", *found)]
     varying = [k for k in keys if len(jobs) == 1 or table[k].astype(str).nunique() > 1]
-    table = table[["job", *varying, "status", *metrics]]
+    chosen = [m for m in (metrics or found) if m in table]
+    if sort is not None:
+        if sort not in table:
+            raise ValueError(f"cannot sort by {sort!r}: no job has it; metrics found: {found}")
+        table = table.sort_values(sort, ascending=False, na_position="last", kind="stable")
+        chosen = chosen if sort in chosen else [sort, *chosen]
+    table = table[["job", *varying, "status", *chosen]]
     table.to_csv(sweep_dir / "summary.csv", index=False)
     (sweep_dir / "summary.md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
     return table
@@ -64,3 +72,29 @@ class SweepSummaryCallback(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         table = summarize(config.hydra.sweep.dir)
         log.info("sweep summary: %s/summary.md (%d jobs)", config.hydra.sweep.dir, len(table))
+
+
+def main(argv=None) -> None:
+    """`python -m skinlight.evaluation.summary SWEEP_DIR [--sort METRIC] [--metrics M ...]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m skinlight.evaluation.summary",
+                                     description="(Re)build summary.csv / summary.md of a multirun directory.")
+    parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory (its jobs hold .hydra/)")
+    parser.add_argument("--sort", metavar="METRIC", help="sort the jobs by this metric, best (highest) first")
+    parser.add_argument("--metrics", nargs="+", metavar="METRIC", choices=HEADLINE_METRICS,
+                        help=f"metric columns to keep (default: all found among {', '.join(HEADLINE_METRICS)})")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        raise SystemExit(f"error: {args.sweep_dir} is not a directory")
+    try:
+        table = summarize(args.sweep_dir, sort=args.sort, metrics=args.metrics)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if table.empty:
+        raise SystemExit(f"error: no job folders (with .hydra/overrides.yaml) in {args.sweep_dir}")
+    print(table.to_markdown(index=False, floatfmt=".4f"))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,8 @@ widths and dropout rates given in each class's docstring.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from timm.layers import to_2tuple
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
@@ -56,11 +58,14 @@ def _flat_size(name: str, layers: list[nn.Module], in_chans: int, img_size) -> i
 
 
 class PaperNet(nn.Module):
-    """`trunk`: image -> last hidden layer (B, num_features); `fc`: the output layer (num_classes=0: none)."""
+    """`trunk`: image -> last hidden layer (B, num_features); `fc`: the output layer (num_classes=0: none).
 
-    def __init__(self, trunk: nn.Sequential, num_features: int, num_classes: int):
+    `input_size` (C, H, W) is the one input size the trunk takes.
+    """
+
+    def __init__(self, trunk: nn.Sequential, num_features: int, num_classes: int, input_size: tuple[int, int, int]):
         super().__init__()
-        self.trunk, self.num_features = trunk, num_features
+        self.trunk, self.num_features, self.input_size = trunk, num_features, input_size
         self.fc = nn.Linear(num_features, num_classes) if num_classes else nn.Identity()
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -81,7 +86,8 @@ class AlbawiCNN(PaperNet):
     def __init__(self, num_classes: int = 2, in_chans: int = 3, img_size=224):
         convs = [*_conv_pool((in_chans, 32, 64, 128, 128, 256)), nn.Dropout(0.25), nn.Flatten()]
         flat = _flat_size("albawi_cnn", convs, in_chans, img_size)
-        super().__init__(nn.Sequential(*convs, *_dense((flat, 256), dropout=0.5)), 256, num_classes)
+        super().__init__(nn.Sequential(*convs, *_dense((flat, 256), dropout=0.5)), 256, num_classes,
+                         (in_chans, *to_2tuple(img_size)))
 
 
 class AlbawiMLP(PaperNet):
@@ -89,9 +95,9 @@ class AlbawiMLP(PaperNet):
     dense num_classes (softmax). Widths and the dropout rate (0.2) are assumed."""
 
     def __init__(self, num_classes: int = 2, in_chans: int = 3, img_size=224):
-        flat = in_chans * to_2tuple(img_size)[0] * to_2tuple(img_size)[1]
-        layers = [nn.Flatten(), *_dense((flat, 256, 128, 64), dropout=0.2), *_dense((64, 32))]
-        super().__init__(nn.Sequential(*layers), 32, num_classes)
+        input_size = (in_chans, *to_2tuple(img_size))
+        layers = [nn.Flatten(), *_dense((math.prod(input_size), 256, 128, 64), dropout=0.2), *_dense((64, 32))]
+        super().__init__(nn.Sequential(*layers), 32, num_classes, input_size)
 
 
 class DeepConvNet(PaperNet):
@@ -101,7 +107,7 @@ class DeepConvNet(PaperNet):
     def __init__(self, num_classes: int = 7, in_chans: int = 3, img_size=28):
         convs = [*_conv_pool((in_chans, 16, 32, 64, 128)), nn.Flatten()]
         flat = _flat_size("deepconvnet", convs, in_chans, img_size)
-        super().__init__(nn.Sequential(*convs, *_dense((flat, 64, 32))), 32, num_classes)
+        super().__init__(nn.Sequential(*convs, *_dense((flat, 64, 32))), 32, num_classes, (in_chans, *to_2tuple(img_size)))
 
 
 def _cfg(size: int, num_classes: int, paper: str) -> dict:
@@ -118,7 +124,9 @@ default_cfgs = generate_default_cfgs({
 
 def _create(cls: type[PaperNet], variant: str, pretrained: bool, **kwargs) -> PaperNet:
     # global_pool is dropped: these nets flatten instead of pooling
-    return build_model_with_cfg(cls, variant, pretrained, kwargs_filter=("global_pool",), **kwargs)
+    model = build_model_with_cfg(cls, variant, pretrained, kwargs_filter=("global_pool",), **kwargs)
+    model.pretrained_cfg = {**model.pretrained_cfg, "input_size": model.input_size}  # this instance's size
+    return model
 
 
 @register_model

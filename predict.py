@@ -1,0 +1,20 @@
+"""Entry point: `python predict.py ckpt_path=... input=<image, folder or CSV> [output=FILE]` (see conf/predict.yaml)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from skinlight.errors import SkinlightError
+from skinlight.evaluation.prediction import predict
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    try:
+        predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.image_size, cfg.batch_size, cfg.num_workers,
+                list(cfg.tta.views), cfg.device)
+    except SkinlightError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Lightning callbacks for exact resumes and for stopping on a diverged loss."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+
+from skinlight.errors import SkinlightError
+
+KEY = "skinlight_random_state"
+
+
+class NonFiniteLossError(SkinlightError):
+    """The training loss became NaN or infinite."""
+
+
+def _train_transform(trainer: L.Trainer):
+    """The albumentations Compose of the train dataset, where the datamodule has one (its own generator)."""
+    datamodule = trainer.datamodule
+    datasets = getattr(datamodule, "datasets", None) or {}
+    transform = getattr(datasets.get("train"), "transform", None)
+    return transform if hasattr(transform, "random_generator") else None
+
+
+class RandomStateCheckpoint(L.Callback):
+    """Saves every random generator of the run in each checkpoint and restores them on resume.
+
+    Lightning restores weights, optimizer, schedulers and loop counters but not the generators
+    that shuffle the data, draw dropout masks and augmentations; with them, a run resumed from
+    last.ckpt continues exactly as the uninterrupted run would have (deterministic settings, data
+    loaded in the main process). The states are plain tensors, lists and ints: the checkpoint
+    still loads with torch.load(weights_only=True).
+    """
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        np_state = np.random.get_state(legacy=False)
+        state = {
+            "python": random.getstate(),
+            "numpy": {**np_state, "state": {"key": np_state["state"]["key"].tolist(), "pos": np_state["state"]["pos"]}},
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+        transform = _train_transform(trainer)
+        if transform is not None:
+            state["augmentation"] = {"numpy": transform.random_generator.bit_generator.state,
+                                     "python": transform.py_random.getstate()}
+        checkpoint[KEY] = state
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        state = checkpoint.get(KEY)
+        if state is None:
+            return
+        random.setstate(_tuples(state["python"]))
+        np.random.set_state({**state["numpy"], "state": {"key": np.asarray(state["numpy"]["state"]["key"], np.uint32),
+                                                         "pos": state["numpy"]["state"]["pos"]}})
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        transform = _train_transform(trainer)
+        if transform is not None and "augmentation" in state:
+            # in place: the Compose shares these generator objects with each of its transforms
+            transform.random_generator.bit_generator.state = state["augmentation"]["numpy"]
+            transform.py_random.setstate(_tuples(state["augmentation"]["python"]))
+
+
+def _tuples(value):
+    """random.setstate wants the nested tuples back (a checkpoint round trip may give lists)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+class StopOnNonFiniteLoss(L.Callback):
+    """Stops training at the first NaN/inf training loss, naming the epoch and step."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"training loss is {float(loss)} at epoch {trainer.current_epoch}, batch {batch_idx} "
+                f"(global step {trainer.global_step}): lower optimizer.lr, or check the inputs of that batch")
