@@ -4,14 +4,19 @@ Keys: acc, balanced_acc (mean per-class recall, the ISIC 2018 Task 3 metric), f1
 precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc (when there are more classes than
 k), ece, and per class recall_<cls>, precision_<cls>, f1_<cls>, specificity_<cls>, auroc_<cls>.
 With two classes (benign, malignant) also sensitivity, specificity and auroc of the second,
-positive class.
+positive class. With a "mel" (or two-class "malignant") class also sensitivity_at_<80|90|95>spec_<cls>:
+its sensitivity at the operating point of at least that specificity (one-vs-rest), the clinical
+operating points of a melanoma screen.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (BinaryAUROC, BinaryRecall, BinarySpecificity, MulticlassAccuracy,
+from functools import partial
+
+from torchmetrics.classification import (BinaryAUROC, BinaryRecall, BinarySensitivityAtSpecificity,
+                                         BinarySpecificity, MulticlassAccuracy,
                                          MulticlassAUROC, MulticlassCalibrationError, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall, MulticlassSpecificity)
 from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
@@ -20,6 +25,27 @@ from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
 def positive_probability(probs: Tensor) -> Tensor:
     """P(second class) of two-class probabilities (N, 2), the input of the binary metrics."""
     return probs[:, 1]
+
+
+SPECIFICITY_POINTS = (0.80, 0.90, 0.95)
+SCREENED_CLASSES = ("mel", "malignant")  # the first one present gets sensitivity_at_<spec>spec_<cls>
+
+
+def class_probability(probs: Tensor, index: int) -> Tensor:
+    """P(class `index`) of (N, C) probabilities: the one-vs-rest input of a binary metric."""
+    return probs[:, index]
+
+
+def is_class(target: Tensor, index: int) -> Tensor:
+    """1 where `target` is class `index`, else 0: the one-vs-rest target of a binary metric."""
+    return (target == index).long()
+
+
+class SensitivityAtSpecificity(BinarySensitivityAtSpecificity):
+    """Best sensitivity with specificity >= min_specificity (the threshold it needs is dropped)."""
+
+    def compute(self) -> Tensor:
+        return super().compute()[0]
 
 
 def classification_metrics(class_names, prefix: str) -> MetricCollection:
@@ -45,4 +71,10 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
         for name, metric in {"sensitivity": BinaryRecall(), "specificity": BinarySpecificity(),
                              "auroc": BinaryAUROC()}.items():
             metrics[name] = LambdaInputTransformer(metric, transform_pred=positive_probability)
+    screened = next((c for c in SCREENED_CLASSES if c in names), None)
+    for spec in SPECIFICITY_POINTS if screened else ():
+        metrics[f"sensitivity_at_{round(spec * 100)}spec_{screened}"] = LambdaInputTransformer(
+            SensitivityAtSpecificity(min_specificity=spec),
+            transform_pred=partial(class_probability, index=names.index(screened)),
+            transform_target=partial(is_class, index=names.index(screened)))
     return MetricCollection(metrics, prefix=prefix, compute_groups=False)

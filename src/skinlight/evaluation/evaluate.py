@@ -52,7 +52,7 @@ def _datamodule(cfg: DictConfig, model):
     if list(datamodule.classes) != list(hp.class_names):
         raise ConfigError(f"the checkpoint predicts {list(hp.class_names)} but the data has classes "
                           f"{list(datamodule.classes)}: choose the data options it was trained with")
-    if datamodule.meta_dim != hp.meta_dim:
+    if model.fusion is not None and datamodule.meta_dim != hp.meta_dim:
         raise ConfigError(f"the checkpoint takes {hp.meta_dim} metadata features, the data gives "
                           f"{datamodule.meta_dim}: set data.use_metadata={str(hp.meta_dim > 0).lower()}")
     return datamodule

@@ -63,8 +63,8 @@ def predict(ckpt_path: str, input: str, output: str, image_size: int | None = No
             num_workers: int = 0, views=("identity",), device: str = "auto") -> pd.DataFrame:
     """Write `output` (CSV: path, one probability per class, prediction); return the table."""
     model = load_classifier(ckpt_path).to(device_of(device))
-    if model.hparams.meta_dim:
-        raise ConfigError(f"{ckpt_path} fuses patient metadata (meta_dim={model.hparams.meta_dim}); predict.py "
+    if model.fusion is not None:
+        raise ConfigError(f"{ckpt_path} fuses patient metadata (meta={model.fusion.option}); predict.py "
                           "takes image-only models: evaluate it with eval.py on its dataset")
     paths = read_input(input)
     size = image_size or checkpoint_image_size(Path(ckpt_path))

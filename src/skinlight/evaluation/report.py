@@ -1,4 +1,4 @@
-"""The report/ folder of a classification run: confusion matrix, ROC curves, per-class table."""
+"""The report/ folder of a classification run: confusion matrix, ROC curves, reliability diagram, per-class table."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
+
+from skinlight.evaluation.calibration import plot_reliability  # noqa: E402
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "specificity", "auroc")
 
@@ -58,8 +60,10 @@ def plot_roc(probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[s
 
 def write_classification_report(out_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names,
                                 metrics: dict[str, float], prefix: str = "test/") -> None:
-    """confusion_matrix.png, roc.png and per_class.csv under `out_dir` (metric keys start with `prefix`)."""
+    """confusion_matrix.png, roc.png, reliability.png and per_class.csv under `out_dir` (metric keys start
+    with `prefix`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     per_class_table(metrics, labels, class_names, prefix).to_csv(out_dir / "per_class.csv", index=False)
     plot_confusion_matrix(probs, labels, class_names, out_dir / "confusion_matrix.png")
     plot_roc(probs, labels, class_names, metrics, out_dir / "roc.png", prefix)
+    plot_reliability(probs, labels, out_dir / "reliability.png")

@@ -1,0 +1,196 @@
+"""eval.py, predict.py and the sweep-summary CLI on a tiny trained checkpoint (timm_test, 32 px)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from conftest import CONF_DIR, FAST
+from sklearn.metrics import roc_curve
+
+from skinlight.errors import ConfigError, DataError
+from skinlight.evaluation import summary
+from skinlight.evaluation.calibration import plot_reliability
+from skinlight.evaluation.ensemble import combine
+from skinlight.evaluation.export import export
+from skinlight.evaluation.export import main as export_main
+from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
+from skinlight.evaluation.prediction import predict
+from skinlight.evaluation.tta import VIEWS, check_views
+from skinlight.metrics import classification_metrics
+from skinlight.train import run
+
+
+def _compose(name: str, overrides, out_dir: Path, data_root: Path | None = None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(name, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out_dir)
+        cfg.hydra.runtime.cwd = str(out_dir)
+        cfg.hydra.job.num = 0
+        if data_root:
+            cfg.data.root = str(data_root)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+EVAL_DATA = ["data=ham10000", "data.num_workers=0", "data.image_size=32", "data.batch_size=16"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, synthetic_root) -> Path:
+    """A run directory trained 2 epochs: checkpoints/best.ckpt and last.ckpt, split.csv, metrics.json."""
+    run_dir = tmp_path_factory.mktemp("trained")
+    cfg = _compose("train", [*FAST, "trainer.max_epochs=2"], run_dir, synthetic_root)
+    run(cfg, run_dir)
+    return run_dir
+
+
+def _eval(tmp_path, synthetic_root, *overrides):
+    cfg = _compose("eval", [*EVAL_DATA, *overrides], tmp_path, synthetic_root)
+    return evaluate(cfg, tmp_path), json.loads((tmp_path / "metrics.json").read_text())
+
+
+def test_eval_reproduces_the_training_test_metrics(trained, synthetic_root, tmp_path):
+    table, metrics = _eval(tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}")
+    trained_metrics = json.loads((trained / "metrics.json").read_text())
+    for key in ("test/balanced_acc", "test/acc", "test/auroc_macro", "test/f1_macro"):
+        assert metrics[key] == pytest.approx(trained_metrics[key], abs=1e-5)
+    assert table.columns.tolist() == ["model", *TABLE_METRICS] and len(table) == 1
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    split = pd.read_csv(trained / "split.csv")
+    assert sorted(predictions.image_id) == sorted(split.image_id[split.split == "test"])
+    classes = list(predictions.columns[3:-1])
+    assert np.allclose(predictions[classes].sum(1), 1, atol=1e-5)
+    assert (tmp_path / "report" / "confusion_matrix.png").is_file() and (tmp_path / "report" / "reliability.png").is_file()
+    assert 0 <= metrics["test/sensitivity_at_90spec_mel"] <= 1
+    per_class = pd.read_csv(tmp_path / "report" / "per_class.csv")
+    assert per_class["recall"].notna().all()
+
+
+def test_ensemble_of_a_sweep_with_tta_gives_the_table_vii_rows(trained, synthetic_root, tmp_path):
+    sweep = tmp_path / "sweep"
+    for job, ckpt in enumerate(("best", "last")):  # two members: the best and the last weights
+        (sweep / str(job) / ".hydra").mkdir(parents=True)
+        (sweep / str(job) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"data.fold={job}", "seed=1"]))
+        (sweep / str(job) / "checkpoints").mkdir()
+        shutil.copy(trained / "checkpoints" / f"{ckpt}.ckpt", sweep / str(job) / "checkpoints" / "best.ckpt")
+    out = tmp_path / "eval"
+    table, metrics = _eval(out, synthetic_root, f"ensemble={sweep}", "tta=flips", "combine=geometric")
+    assert table.model.tolist() == ["data.fold=0", "data.fold=1", "ensemble", "ensemble + TTA (flips)"]
+    assert metrics["test/balanced_acc"] == pytest.approx(table.balanced_acc.iloc[-1])
+    assert table[list(TABLE_METRICS)].notna().all().all()
+    assert "| ensemble + TTA (flips)" in (out / "table.md").read_text()
+
+
+def test_eval_refuses_missing_and_segmentation_checkpoints(synthetic_root, tmp_path):
+    with pytest.raises(DataError, match="checkpoint not found: .*nowhere.ckpt"):
+        _eval(tmp_path, synthetic_root, f"ckpt_path={tmp_path / 'nowhere.ckpt'}")
+    seg = tmp_path / "seg.ckpt"  # a Segmenter checkpoint's hyper-parameters
+    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}, "image_size": 32}}, seg)
+    with pytest.raises(ConfigError, match="seg.ckpt is a segmentation checkpoint.*predict_masks.py"):
+        _eval(tmp_path, synthetic_root, f"ckpt_path={seg}")
+    with pytest.raises(ConfigError, match="exactly one of ckpt_path"):
+        _eval(tmp_path, synthetic_root)
+
+
+def test_eval_refuses_test_images_the_checkpoint_trained_on(trained, synthetic_root, tmp_path):
+    with pytest.raises(ConfigError, match="were in the train/val split of"):
+        _eval(tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}", "data.split_seed=7")
+
+
+def test_tta_views_are_the_eight_dihedral_transforms_and_combine():
+    x = torch.arange(9.0).reshape(1, 1, 3, 3)
+    images = {tuple(VIEWS[v](x).flatten().tolist()) for v in check_views(list(VIEWS))}
+    assert len(images) == 8
+    with pytest.raises(ConfigError, match="tta.views has \\['flip'\\]"):
+        check_views(["flip"])
+    probs = torch.tensor([[[0.9, 0.1]], [[0.1, 0.9]]])
+    assert torch.allclose(combine(probs, "mean"), torch.tensor([[0.5, 0.5]]))
+    unequal = torch.tensor([[[0.8, 0.2]], [[0.5, 0.5]]])
+    geometric = torch.tensor([[0.4**0.5, 0.1**0.5]]) / (0.4**0.5 + 0.1**0.5)
+    assert torch.allclose(combine(unequal, "geometric"), geometric)
+
+
+def test_predict_folder_matches_eval(trained, synthetic_root, tmp_path):
+    _eval(tmp_path / "eval", synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}")
+    evaluated = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for p in evaluated.path:
+        shutil.copy(p, folder)
+    table = predict(str(trained / "checkpoints" / "best.ckpt"), str(folder), str(tmp_path / "p.csv"), batch_size=5)
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(evaluated)
+    classes = list(table.columns[1:-1])
+    assert np.allclose(table[classes].sum(1), 1, atol=1e-5)
+    table.index = [Path(p).stem for p in table.path]
+    expected = evaluated.set_index("image_id").loc[table.index]
+    assert np.abs(table[classes].to_numpy() - expected[classes].to_numpy()).max() < 1e-5
+    assert (table.prediction == expected.prediction).all()
+    pd.DataFrame({"image": [f"images/{Path(p).name}" for p in evaluated.path[:3]]}).to_csv(tmp_path / "in.csv")
+    from_csv = predict(str(trained / "checkpoints" / "best.ckpt"), str(tmp_path / "in.csv"), str(tmp_path / "c.csv"))
+    assert np.allclose(from_csv[classes].to_numpy(), expected.loc[from_csv.path.map(lambda p: Path(p).stem),
+                                                                  classes].to_numpy(), atol=1e-5)
+
+
+def test_predict_refuses_a_folder_with_a_non_image_file(trained, synthetic_root, tmp_path):
+    shutil.copy(next(synthetic_root.rglob("*.jpg")), tmp_path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(DataError, match="holds file\\(s\\) that are not images.*notes.txt"):
+        predict(str(trained / "checkpoints" / "best.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
+
+
+def test_summary_cli_sorts_and_chooses_metrics(tmp_path, capsys):
+    for num, (loss, bacc) in enumerate((("ce", 0.4), ("focal", 0.7))):
+        job = tmp_path / str(num)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"loss={loss}"]))
+        (job / "metrics.json").write_text(json.dumps({"test/balanced_acc": bacc, "test/acc": 0.9, "test/ece": 0.1}))
+    summary.main([str(tmp_path), "--sort", "balanced_acc", "--metrics", "acc"])
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert table.columns.tolist() == ["job", "loss", "status", "balanced_acc", "acc"]
+    assert table.loss.tolist() == ["focal", "ce"]
+    assert "focal" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="cannot sort by 'auroc_macro'"):
+        summary.main([str(tmp_path), "--sort", "auroc_macro"])
+
+
+def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
+    diffs = export(trained / "checkpoints" / "best.ckpt", tmp_path)
+    assert set(diffs) == {"onnx", "torchscript"} and max(diffs.values()) < 1e-4
+    assert (tmp_path / "model.onnx").stat().st_size > 0 and (tmp_path / "model.ts").is_file()
+    parity = json.loads((tmp_path / "parity.json").read_text())
+    assert parity["image_size"] == 32 and parity["max_abs_diff"] == diffs
+
+
+def test_export_refuses_a_segmentation_checkpoint(tmp_path):
+    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}}}, tmp_path / "s.ckpt")
+    with pytest.raises(SystemExit, match="error: .*s.ckpt is a segmentation checkpoint"):
+        export_main([str(tmp_path / "s.ckpt"), "--out", str(tmp_path)])
+
+
+def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path):
+    names = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 7, (400,), generator=generator)
+    probs = (torch.randn(400, 7, generator=generator) + 2 * torch.nn.functional.one_hot(labels, 7)).softmax(1)
+    metrics = compute_metrics(probs, labels, names, "test/")
+    assert plot_reliability(probs.numpy(), labels.numpy(), tmp_path / "r.png") == pytest.approx(
+        metrics["test/ece"], abs=1e-5)
+    assert (tmp_path / "r.png").stat().st_size > 0
+    fpr, tpr, _ = roc_curve(labels == 4, probs[:, 4])
+    for spec in (80, 90, 95):
+        assert metrics[f"test/sensitivity_at_{spec}spec_mel"] == pytest.approx(tpr[1 - fpr >= spec / 100].max(),
+                                                                                abs=1e-5)
+    binary = classification_metrics(["benign", "malignant"], "val/")
+    assert "val/sensitivity_at_95spec_malignant" in binary
