@@ -193,4 +193,4 @@ def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path
         assert metrics[f"test/sensitivity_at_{spec}spec_mel"] == pytest.approx(tpr[1 - fpr >= spec / 100].max(),
                                                                                 abs=1e-5)
     binary = classification_metrics(["benign", "malignant"], "val/")
-    assert "val/sensitivity_at_95spec_malignant" in binary
+    assert "sensitivity_at_95spec_malignant" in binary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 
@@ -12,18 +13,23 @@ import torch
 from skinlight.errors import SkinlightError
 
 KEY = "skinlight_random_state"
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(SkinlightError):
     """The training loss became NaN or infinite."""
 
 
-def _train_transform(trainer: L.Trainer):
-    """The albumentations Compose of the train dataset, where the datamodule has one (its own generator)."""
-    datamodule = trainer.datamodule
-    datasets = getattr(datamodule, "datasets", None) or {}
-    transform = getattr(datasets.get("train"), "transform", None)
-    return transform if hasattr(transform, "random_generator") else None
+def _augmentations(trainer: L.Trainer) -> list:
+    """The train dataset's albumentations transforms, each with its own generators (Compose first, then nested)."""
+    datasets = getattr(trainer.datamodule, "datasets", None) or {}
+    pending, found = [getattr(datasets.get("train"), "transform", None)], []
+    while pending:
+        transform = pending.pop(0)
+        if hasattr(transform, "random_generator"):
+            found.append(transform)
+            pending.extend(getattr(transform, "transforms", []))
+    return found
 
 
 class RandomStateCheckpoint(L.Callback):
@@ -44,10 +50,8 @@ class RandomStateCheckpoint(L.Callback):
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
-        transform = _train_transform(trainer)
-        if transform is not None:
-            state["augmentation"] = {"numpy": transform.random_generator.bit_generator.state,
-                                     "python": transform.py_random.getstate()}
+        state["augmentation"] = [{"numpy": t.random_generator.bit_generator.state, "python": t.py_random.getstate()}
+                                 for t in _augmentations(trainer)]
         checkpoint[KEY] = state
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
@@ -60,11 +64,14 @@ class RandomStateCheckpoint(L.Callback):
         torch.set_rng_state(state["torch"])
         if state["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
-        transform = _train_transform(trainer)
-        if transform is not None and "augmentation" in state:
-            # in place: the Compose shares these generator objects with each of its transforms
-            transform.random_generator.bit_generator.state = state["augmentation"]["numpy"]
-            transform.py_random.setstate(_tuples(state["augmentation"]["python"]))
+        augmentations = _augmentations(trainer)
+        if len(augmentations) != len(state["augmentation"]):
+            log.warning("the checkpoint's augmentation has %d random transforms, this run's %d: augmentation "
+                        "restarts from the run seed", len(state["augmentation"]), len(augmentations))
+        else:
+            for transform, saved in zip(augmentations, state["augmentation"]):
+                transform.random_generator.bit_generator.state = saved["numpy"]
+                transform.py_random.setstate(_tuples(saved["python"]))
 
 
 def _tuples(value):

@@ -13,8 +13,25 @@ from torch.utils.data import Dataset, get_worker_info
 from skinlight.errors import DataError
 
 
+# PIL modes converted to RGB: grayscale and palette are replicated, alpha is dropped, CMYK and YCbCr converted.
+CONVERTIBLE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr"}
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}  # 16-bit grayscale (PNG, TIFF): scaled to 8 bits
+
+
+def _to_rgb(img: Image.Image, path: Path) -> np.ndarray:
+    if img.mode in CONVERTIBLE_MODES:
+        return np.asarray(img.convert("RGB"))
+    if img.mode in SIXTEEN_BIT_MODES:
+        gray = np.asarray(img).astype(np.int64)
+        if gray.min() < 0 or gray.max() > 65535:
+            raise DataError(f"image {path}: mode {img.mode} holds values outside 0..65535; save it as 8-bit RGB")
+        return np.repeat((gray >> 8).astype(np.uint8)[..., None], 3, axis=2)
+    raise DataError(f"image {path}: unsupported mode {img.mode!r} (e.g. float or LAB); save it as 8-bit RGB "
+                    f"(supported: {', '.join(sorted(CONVERTIBLE_MODES | SIXTEEN_BIT_MODES))})")
+
+
 def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
-    """Decode an image as RGB uint8 (H, W, 3).
+    """Decode an image as RGB uint8 (H, W, 3); grayscale, RGBA, CMYK and 16-bit images are converted.
 
     With `min_size`, JPEGs are decoded at the smallest DCT scale that keeps both sides at least
     `min_size` (PIL draft mode): several times faster for 600x450 images read at 224 px or less.
@@ -24,7 +41,7 @@ def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
             if min_size and img.format == "JPEG":
                 scale = min(img.width, img.height) / min_size
                 img.draft("RGB", (max(1, round(img.width / scale)), max(1, round(img.height / scale))))
-            return np.asarray(img.convert("RGB"))
+            return _to_rgb(img, path)
     except (OSError, ValueError, SyntaxError) as e:
         raise DataError(f"cannot decode image {path}: {e}") from e
 

@@ -47,13 +47,13 @@ def _dense(widths: tuple[int, ...], dropout: float = 0.0) -> list[nn.Module]:
     return layers
 
 
-def _flat_size(name: str, layers: list[nn.Module], in_chans: int, img_size) -> int:
-    """Number of values `layers` (ending in Flatten) give for one image of `img_size`."""
+def _flat_size(name: str, layers: list[nn.Module], input_size: tuple[int, int, int]) -> int:
+    """Number of values `layers` (ending in Flatten) give for one image of `input_size` (C, H, W)."""
     try:
         with torch.no_grad():
-            return nn.Sequential(*layers)(torch.zeros(1, in_chans, *to_2tuple(img_size))).shape[1]
+            return nn.Sequential(*layers)(torch.zeros(1, *input_size)).shape[1]
     except RuntimeError as e:
-        raise ConfigError(f"backbone {name} cannot take {img_size} px images (too small for its "
+        raise ConfigError(f"backbone {name} cannot take {input_size[1]} px images (too small for its "
                           f"pooling layers): raise data.image_size") from e
 
 
@@ -84,10 +84,10 @@ class AlbawiCNN(PaperNet):
     dense 256, dropout 0.5, dense num_classes (softmax). Widths and dropout rates are assumed."""
 
     def __init__(self, num_classes: int = 2, in_chans: int = 3, img_size=224):
+        input_size = (in_chans, *to_2tuple(img_size))
         convs = [*_conv_pool((in_chans, 32, 64, 128, 128, 256)), nn.Dropout(0.25), nn.Flatten()]
-        flat = _flat_size("albawi_cnn", convs, in_chans, img_size)
-        super().__init__(nn.Sequential(*convs, *_dense((flat, 256), dropout=0.5)), 256, num_classes,
-                         (in_chans, *to_2tuple(img_size)))
+        flat = _flat_size("albawi_cnn", convs, input_size)
+        super().__init__(nn.Sequential(*convs, *_dense((flat, 256), dropout=0.5)), 256, num_classes, input_size)
 
 
 class AlbawiMLP(PaperNet):
@@ -105,9 +105,10 @@ class DeepConvNet(PaperNet):
     dense 32, dense num_classes (softmax). At 28 x 28 the last map is 1 x 1 x 128."""
 
     def __init__(self, num_classes: int = 7, in_chans: int = 3, img_size=28):
+        input_size = (in_chans, *to_2tuple(img_size))
         convs = [*_conv_pool((in_chans, 16, 32, 64, 128)), nn.Flatten()]
-        flat = _flat_size("deepconvnet", convs, in_chans, img_size)
-        super().__init__(nn.Sequential(*convs, *_dense((flat, 64, 32))), 32, num_classes, (in_chans, *to_2tuple(img_size)))
+        flat = _flat_size("deepconvnet", convs, input_size)
+        super().__init__(nn.Sequential(*convs, *_dense((flat, 64, 32))), 32, num_classes, input_size)
 
 
 def _cfg(size: int, num_classes: int, paper: str) -> dict:
