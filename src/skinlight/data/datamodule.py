@@ -3,6 +3,7 @@ folder layout."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from skinlight.data.cache import ImageCache
 from skinlight.data.dataset import LesionImageDataset, build_transform, seed_worker_transform
 from skinlight.data.ham10000 import BINARY_CLASSES, CLASSES, MALIGNANT, read_ham10000
 from skinlight.data.isic_binary import read_isic_binary
@@ -31,7 +33,10 @@ class HAM10000DataModule(L.LightningDataModule):
     the dx values in `malignant`; the split is then stratified by the binary label. `mean`/`std`
     normally come from the backbone's pretrained config; `augmentation` is a list of
     albumentations transforms and `sampler` a factory from skinlight.data.samplers (None: plain
-    shuffling), both for the train split only.
+    shuffling), both for the train split only. `cache=True` decodes every image once into a uint8
+    array at `image_size` under `cache_dir` (skinlight.data.cache) and augments the cached arrays.
+    `pipeline` (e.g. skinlight.data.crop_pipeline.CropPipeline) maps the split table to one whose
+    `path` column points at derived images.
     """
 
     has_lesion_ids = True  # False: lesion_id is the image id internally and left empty in split.csv
@@ -40,7 +45,8 @@ class HAM10000DataModule(L.LightningDataModule):
                  test_fraction: float = 0.2, val_fraction: float = 0.2, num_folds: int = 0, fold: int = 0,
                  split_seed: int = 0, use_metadata: bool = True, meta_sexes=SEXES, meta_sites=SITES,
                  classes=CLASSES, task: str = "multiclass", malignant=MALIGNANT,
-                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), augmentation=(), sampler=None):
+                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), augmentation=(), sampler=None,
+                 cache: bool = False, cache_dir: str | None = None, pipeline=None):
         super().__init__()
         self.root, self.image_size, self.batch_size, self.num_workers = Path(root), image_size, batch_size, num_workers
         self.split_args = dict(test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds,
@@ -56,6 +62,10 @@ class HAM10000DataModule(L.LightningDataModule):
         self.encoder = MetadataEncoder(meta_sexes, meta_sites) if use_metadata else None
         self.mean, self.std, self.augmentation = tuple(mean), tuple(std), list(augmentation or ())
         self.sampler = sampler or None
+        self.pipeline = pipeline or None
+        if cache and not cache_dir:
+            raise ConfigError("data.cache=true needs data.cache_dir (a folder for the decoded images)")
+        self.cache_dir = Path(cache_dir) if cache else None
         self.table: pd.DataFrame | None = None
         self.datasets: dict[str, LesionImageDataset] = {}
         self.train_sampler = None
@@ -77,14 +87,21 @@ class HAM10000DataModule(L.LightningDataModule):
             table["label"] = table["dx"].isin(self.malignant).astype(int)
         return table
 
+    def split_table(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Add the split and fold columns (lesion-grouped, class-stratified; see skinlight.data.splits)."""
+        return assign_splits(table, self.classes, **self.split_args)
+
     def setup(self, stage: str | None = None) -> None:
         if self.table is not None:
             return
-        self.table = assign_splits(self.read_table(), self.classes, **self.split_args)
+        self.table = self.split_table(self.read_table())
+        if self.pipeline:  # e.g. crop-to-classify: `path` now points at the derived images
+            self.table = self.pipeline(self.table)
         meta = None
         if self.encoder:
             self.encoder.fit(self.table[self.table["split"] == "train"])
             meta = self.encoder.transform(self.table)
+        images = self._image_cache() if self.cache_dir else None
         for split in ("train", "val", "test"):
             rows = (self.table["split"] == split).to_numpy()
             augmentation = self.augmentation if split == "train" else ()
@@ -92,12 +109,21 @@ class HAM10000DataModule(L.LightningDataModule):
             transform = build_transform(self.image_size, self.mean, self.std, augmentation, seed=torch.initial_seed())
             self.datasets[split] = LesionImageDataset(
                 self.table["path"][rows], self.table["label"][rows], transform,
-                meta=None if meta is None else meta[rows], decode_size=self.image_size)
+                meta=None if meta is None else meta[rows], decode_size=self.image_size,
+                images=None if images is None else images.take(np.flatnonzero(rows)))
         if self.sampler:
             self.train_sampler = self.sampler(self.datasets["train"].labels, self.classes)
         log.info("split %s%s", self.describe(),
                  f"; train sampler {type(self.train_sampler).__name__}: {len(self.train_sampler)} draws per epoch"
                  if self.train_sampler else "")
+
+    def _image_cache(self) -> ImageCache:
+        """Every image of the table decoded once at image_size (built on first use, then reused)."""
+        root = self.root.resolve()
+        prefix = f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+        cache = ImageCache(self.table["path"], self.image_size, self.cache_dir, prefix=prefix)
+        cache.build()
+        return cache
 
     def describe(self) -> str:
         """Images and lesions per split, e.g. for the log."""

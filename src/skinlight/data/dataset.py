@@ -70,18 +70,23 @@ def seed_worker_transform(worker_id: int) -> None:
 
 
 class LesionImageDataset(Dataset):
-    """Items {"image", "label"} plus "meta" (float vector) when metadata is given."""
+    """Items {"image", "label"} plus "meta" (float vector) when metadata is given.
+
+    `images` (e.g. a skinlight.data.cache.ImageCache) holds the decoded images aligned with
+    `paths`; without it each item is decoded from its file.
+    """
 
     def __init__(self, paths, labels, transform: A.Compose, meta: np.ndarray | None = None,
-                 decode_size: int | None = None):
+                 decode_size: int | None = None, images=None):
         self.paths, self.labels = list(paths), np.asarray(labels, dtype=np.int64)
-        self.transform, self.meta, self.decode_size = transform, meta, decode_size
+        self.transform, self.meta, self.decode_size, self.images = transform, meta, decode_size, images
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict:
-        image = self.transform(image=load_rgb(self.paths[i], self.decode_size))["image"]
+        decoded = self.images[i] if self.images is not None else load_rgb(self.paths[i], self.decode_size)
+        image = self.transform(image=decoded)["image"]
         item = {"image": image, "label": torch.tensor(self.labels[i])}
         if self.meta is not None:
             item["meta"] = torch.from_numpy(self.meta[i])
