@@ -12,6 +12,7 @@ import lightning.pytorch as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from skinlight.data.cache import ImageCache
@@ -140,6 +141,12 @@ class HAM10000DataModule(L.LightningDataModule):
         table.to_csv(path, index=False)
 
     def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
+        trainer = self.trainer
+        if split != "train" and trainer is not None and trainer.world_size > 1:
+            # DDP: every val/test image on exactly one rank (rank r: images r, r + world, ...); Lightning's
+            # default DistributedSampler pads with repeated images, which would bias the synced metrics
+            sampler = UnrepeatedDistributedSampler(self.datasets[split], num_replicas=trainer.world_size,
+                                                   rank=trainer.global_rank, shuffle=False)
         return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           worker_init_fn=seed_worker_transform, pin_memory=torch.cuda.is_available(),

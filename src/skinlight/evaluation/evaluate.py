@@ -19,6 +19,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tabulate import tabulate
 
+from skinlight.data.ham10000 import METADATA_CSV
+from skinlight.data.metadata import MetadataEncoder
 from skinlight.errors import ConfigError
 from skinlight.evaluation.ensemble import combine, find_members, load_classifier
 from skinlight.evaluation.report import write_classification_report
@@ -39,13 +41,30 @@ def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, pref
     return {k: float(v) for k, v in sorted(metrics.compute().items())}
 
 
-def _datamodule(cfg: DictConfig, model):
-    """The datamodule of `cfg.data` normalised for `model`'s backbone (train.build_datamodule)."""
+def training_age_stats(ckpt: Path) -> tuple[float, float]:
+    """Mean and std of the ages of the checkpoint's training split (its run's split.csv and metadata CSV)."""
+    run_dir = ckpt.parent.parent
+    split_csv, config = run_dir / "split.csv", run_dir / ".hydra" / "config.yaml"
+    csv_path = Path(OmegaConf.load(config).data.root) / METADATA_CSV if config.is_file() else None
+    if not split_csv.is_file() or csv_path is None or not csv_path.is_file():
+        raise ConfigError(f"{ckpt} fuses metadata, whose ages are standardised with its training split, but its run "
+                          f"({run_dir}: split.csv, .hydra/config.yaml, the data's {METADATA_CSV}) is not at hand: "
+                          "set data.age_mean and data.age_std")
+    split = pd.read_csv(split_csv, dtype={"image_id": str})
+    table = pd.read_csv(csv_path, dtype={"image_id": str})
+    encoder = MetadataEncoder().fit(table[table.image_id.isin(split.image_id[split.split == "train"])])
+    return encoder.age_mean, encoder.age_std
+
+
+def datamodule_for(cfg: DictConfig, model, ckpt: Path):
+    """The datamodule of `cfg.data` normalised for `model`'s backbone (train.build_datamodule), set up for testing."""
     hp = model.hparams
     merged = cfg.copy()
     with open_dict(merged):
         merged.update(backbone=hp.backbone, loss=hp.loss,
                       model={"_target_": f"{type(model).__module__}.{type(model).__qualname__}"})
+        if model.fusion is not None and "age_mean" in merged.data and merged.data.age_mean is None:
+            merged.data.age_mean, merged.data.age_std = training_age_stats(ckpt)
     datamodule = build_datamodule(merged)
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -55,6 +74,9 @@ def _datamodule(cfg: DictConfig, model):
     if model.fusion is not None and datamodule.meta_dim != hp.meta_dim:
         raise ConfigError(f"the checkpoint takes {hp.meta_dim} metadata features, the data gives "
                           f"{datamodule.meta_dim}: set data.use_metadata={str(hp.meta_dim > 0).lower()}")
+    if not (datamodule.table.split == cfg.split).any():
+        raise ConfigError(f"split={cfg.split}: the data has no {cfg.split} images ({datamodule.describe()}); "
+                          f"choose split={'val' if cfg.split == 'test' else 'test'}")
     return datamodule
 
 
@@ -83,9 +105,10 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     probs, datamodules = [], {}
     for name, ckpt in members:
         model = load_classifier(ckpt).to(device)
-        key = json.dumps(model.hparams.backbone, sort_keys=True)  # members of one backbone share the data
+        # members of one backbone share the data; metadata models each standardise ages with their training split
+        key = json.dumps([model.hparams.backbone, str(ckpt) if model.fusion is not None else ""], sort_keys=True)
         if key not in datamodules:
-            datamodules[key] = _datamodule(cfg, model)
+            datamodules[key] = datamodule_for(cfg, model, ckpt)
         datamodule = datamodules[key]
         rows = datamodule.table[datamodule.table.split == cfg.split]
         _check_unseen(ckpt, rows, cfg.data.root)
