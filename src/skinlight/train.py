@@ -106,6 +106,9 @@ def task_of(cfg: DictConfig) -> Task:
         group = "data" if data_task != name else "loss"
         raise ConfigError(f"{_chosen(cfg, group)} is for {other} but {_chosen(cfg, 'model')} does {name}: "
                           f"use {group}={TASKS[name].options[group]}, or model={TASKS[other].options['model']}")
+    if name == "segmentation" and cfg.get("pipeline"):
+        raise ConfigError(f"{_chosen(cfg, 'pipeline')} derives images for a classifier but {_chosen(cfg, 'model')} "
+                          "does segmentation: use pipeline=none")
     return TASKS[name]
 
 

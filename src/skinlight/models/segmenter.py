@@ -127,15 +127,25 @@ class Segmenter(L.LightningModule):
         self.test_scores = SegmentationScores(threshold)
         self.test_outputs: dict = {}
 
+    @staticmethod
+    def checkpoint_hparams(path) -> dict:
+        """The hyper-parameters of a segmentation checkpoint; a missing file or another kind of checkpoint
+        (e.g. a classifier's) is a ConfigError."""
+        if not os.path.isfile(path):
+            raise ConfigError(f"checkpoint not found: {path}")
+        try:
+            hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
+        except (RuntimeError, OSError, ValueError) as e:
+            raise ConfigError(f"{path} is not a checkpoint that torch.load can read: {e}") from e
+        if "net" not in hparams:
+            kind = "a classification checkpoint" if "backbone" in hparams else "not a segmentation checkpoint"
+            raise ConfigError(f"{path} is {kind} (train a segmenter with model=unet, deeplabv3plus or unet_elgohary)")
+        return hparams
+
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Segmenter":
         """Load a checkpoint without fetching the encoder's pretrained weights again."""
-        if not os.path.isfile(path):
-            raise ConfigError(f"checkpoint not found: {path}")
-        hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-        if "net" not in hparams:
-            raise ConfigError(f"{path} is not a segmentation checkpoint (train one with model=unet, deeplabv3plus "
-                              "or unet_elgohary)")
+        hparams = cls.checkpoint_hparams(path)
         net = {**hparams["net"], "pretrained": False} if "pretrained" in hparams["net"] else hparams["net"]
         return cls.load_from_checkpoint(path, map_location="cpu", net=net, **kwargs)
 
