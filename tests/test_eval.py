@@ -194,3 +194,54 @@ def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path
                                                                                 abs=1e-5)
     binary = classification_metrics(["benign", "malignant"], "val/")
     assert "sensitivity_at_95spec_malignant" in binary
+
+
+def test_benchmark_prints_the_table_and_refuses_an_unknown_backbone(capsys):
+    from skinlight.evaluation import benchmark
+
+    benchmark.main(["timm_test", "mobilenetv3_small", "--image-size", "32", "--batch-sizes", "1", "2",
+                    "--repeats", "1", "--device", "cpu"])
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("backbone"))
+    assert header.split()[:3] == ["backbone", "timm", "model"] and "img/s (batch 2)" in header
+    table = benchmark.benchmark(["timm_test"], image_size=32, batch_sizes=(1,), repeats=1, device="cpu")
+    model = benchmark.build("timm_test")
+    assert table["params (M)"][0] == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
+    assert table["GFLOPs"][0] > 0 and table["img/s (batch 1)"][0] > 0
+    with pytest.raises(SystemExit, match="error: backbone=nosuchnet: no .*nosuchnet.yaml; options: .*resnet50"):
+        benchmark.main(["nosuchnet"])
+
+
+def test_wandb_runs_of_a_sweep_share_the_sweep_directory_as_group(tmp_path):
+    from hydra.types import RunMode
+
+    from skinlight.loggers import wandb_logger
+
+    _compose("train", ["hydra.mode=MULTIRUN", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    assert HydraConfig.get().mode == RunMode.MULTIRUN
+    logger = wandb_logger(offline=True, save_dir=str(tmp_path), project="skinlight")
+    assert logger._wandb_init["group"] == str(tmp_path / "sweep")
+
+
+@pytest.mark.slow
+def test_three_fold_sweep_then_ensemble_with_tta_prints_table_vii(synthetic_root, tmp_path):
+    """The acceptance path as a user types it: train.py -m over 3 folds, then eval.py on the sweep directory."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    data = ["data=ham10000", f"data.root={synthetic_root}", "data.num_workers=0", "data.image_size=32",
+            "data.num_folds=3"]
+    subprocess.run([sys.executable, "train.py", "-m", *data, "data.fold=0,1,2", "backbone=timm_test",
+                    "trainer.max_epochs=2", "trainer.accelerator=cpu", "callbacks.progress_bar=null",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=repo, check=True, capture_output=True, timeout=900)
+    assert pd.read_csv(tmp_path / "sweep" / "summary.csv").status.tolist() == ["ok"] * 3
+    result = subprocess.run([sys.executable, "eval.py", f"ensemble={tmp_path / 'sweep'}", "tta=d4", *data,
+                             f"hydra.run.dir={tmp_path / 'eval'}"], cwd=repo, check=True, capture_output=True,
+                            text=True, timeout=900)
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["model", *TABLE_METRICS]
+    assert [line.split("  ")[0] for line in lines[2:]] == [
+        "data.fold=0", "data.fold=1", "data.fold=2", "ensemble", "ensemble + TTA (d4)"]
+    table = pd.read_csv(tmp_path / "eval" / "table.csv")
+    assert table[list(TABLE_METRICS)].notna().all().all()
