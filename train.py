@@ -1,6 +1,7 @@
 """Entry point: `python train.py [overrides]`, `python train.py -m ...` for sweeps (see README)."""
 
 import logging
+import warnings
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -11,6 +12,8 @@ from skinlight.errors import SkinlightError
 from skinlight.train import run
 
 log = logging.getLogger("skinlight")
+# conf/hydra/launcher/submitit_slurm.yaml replaces the plugin's config of that name on purpose
+warnings.filterwarnings("ignore", message="'hydra/launcher/submitit_slurm' is validated against ConfigStore schema")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

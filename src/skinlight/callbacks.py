@@ -1,4 +1,4 @@
-"""Lightning callbacks for exact resumes and for stopping on a diverged loss."""
+"""Lightning callbacks: exact resumes, stopping on a diverged loss, channels-last memory format."""
 
 from __future__ import annotations
 
@@ -88,3 +88,27 @@ class StopOnNonFiniteLoss(L.Callback):
             raise NonFiniteLossError(
                 f"training loss is {float(loss)} at epoch {trainer.current_epoch}, batch {batch_idx} "
                 f"(global step {trainer.global_step}): lower optimizer.lr, or check the inputs of that batch")
+
+
+class ChannelsLast(L.Callback):
+    """Weights and input images in channels-last (NHWC) memory format (`channels_last=true`).
+
+    Convolutions on tensor cores (GPU, with bf16-mixed/16-mixed) run faster in NHWC; results are
+    the same up to float rounding.
+    """
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        pl_module.to(memory_format=torch.channels_last)
+
+    def _convert(self, batch) -> None:
+        if isinstance(batch, dict) and batch.get("image") is not None and batch["image"].dim() == 4:
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self._convert(batch)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._convert(batch)
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._convert(batch)

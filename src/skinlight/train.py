@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as L
+import torch
+from lightning.pytorch.accelerators import CUDAAccelerator
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from hydra.utils import get_class
 from hydra.utils import instantiate as _hydra_instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from skinlight.callbacks import ChannelsLast
 from skinlight.data.segmentation import SegmentationDataModule
 from skinlight.errors import ConfigError, SkinlightError
 from skinlight.evaluation.report import write_classification_report
@@ -127,7 +134,12 @@ def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if cfg.trainer.get("sync_batchnorm") and trainer.world_size > 1 and not isinstance(trainer.accelerator,
+                                                                                        CUDAAccelerator):
+        raise ConfigError("trainer.sync_batchnorm=true works on GPUs only: add trainer.sync_batchnorm=false "
+                          f"to run DDP on {type(trainer.accelerator).__name__}")
+    return trainer
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
@@ -142,35 +154,84 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
     return str(path)
 
 
+@contextmanager
+def ddp_launch_environment():
+    """What Lightning's DDP launcher reads, set right for a sweep job, and restored after the run.
+
+    Lightning starts ranks 1.. by running `sys.argv` again with hydra.run.dir=<hydra.run.dir>: in a
+    sweep (-m) that would run the whole sweep again, in the wrong folder. For a sweep job the ranks
+    get the job's own overrides and its output folder instead. Afterwards the process group is
+    closed and the rank variables Lightning puts into os.environ are removed, so that the next job
+    of the sweep starts its own ranks.
+    """
+    environ, argv = dict(os.environ), list(sys.argv)
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    sweep_job = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
+    if sweep_job:
+        run_dir = hydra_cfg.run.dir
+        sys.argv = [argv[0], *hydra_cfg.overrides.task]
+        with read_write(hydra_cfg), open_dict(hydra_cfg):
+            hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    try:
+        yield
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        sys.argv = argv
+        os.environ.clear()
+        os.environ.update(environ)
+        if sweep_job:
+            with read_write(hydra_cfg), open_dict(hydra_cfg):
+                hydra_cfg.run.dir = run_dir
+
+
+def speed_options(cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule) -> L.LightningModule:
+    """channels_last=true (weights and input batches in NHWC) and compile=true (torch.compile)."""
+    if cfg.get("channels_last"):
+        trainer.callbacks.append(ChannelsLast())
+    return torch.compile(model) if cfg.get("compile") else model
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
-    """Train, test with the best checkpoint, and write the run artefacts into `run_dir`."""
+    """Train, test with the best checkpoint, and write the run artefacts into `run_dir`.
+
+    Under DDP every rank runs this; rank 0 alone writes files. Returns the test metrics; when
+    `optimized_metric` is the monitored validation metric (hparams_search), also its best value.
+    """
     run_dir = Path(run_dir)
-    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
     task = task_of(cfg)
     task.check(cfg)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
-    write_run_info(run_dir / "run_info.json", cfg.seed,
-                   list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [], ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = build_datamodule(cfg)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    datamodule.write_split(run_dir / "split.csv")
-    model = build_model(cfg, datamodule)
-    trainer = build_trainer(cfg)
-    try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if not best:
-            log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
-        metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False,
-                               weights_only=True)[0]
-    finally:
-        finish_loggers(trainer.loggers)
+    with ddp_launch_environment():
+        trainer = build_trainer(cfg)
+        if trainer.is_global_zero:
+            (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
+            OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
+            write_run_info(run_dir / "run_info.json", cfg.seed,
+                           list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [], ckpt_path)
+        datamodule = build_datamodule(cfg)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        if trainer.is_global_zero:
+            datamodule.write_split(run_dir / "split.csv")
+        model = build_model(cfg, datamodule)
+        trained = speed_options(cfg, trainer, model)
+        try:
+            trainer.fit(trained, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            if not best:
+                log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
+            metrics = trainer.test(trained, datamodule=datamodule, ckpt_path=best or None, verbose=False,
+                                   weights_only=True)[0]
+        finally:
+            finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         task.write_report(run_dir / "report", model, datamodule, metrics)
         log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in task.headline), run_dir)
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint and checkpoint.best_model_score is not None and cfg.get("optimized_metric") == checkpoint.monitor:
+        metrics[checkpoint.monitor] = float(checkpoint.best_model_score)  # the score that picked the checkpoint
     return metrics

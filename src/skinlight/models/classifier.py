@@ -13,6 +13,7 @@ from timm.models import create_feature_extractor
 from torch import Tensor, nn
 
 from skinlight.errors import ConfigError
+from skinlight.distributed import gather_in_order
 from skinlight.metrics import classification_metrics
 from skinlight.models.backbones import create_backbone
 
@@ -100,18 +101,19 @@ class Classifier(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         _, loss = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]))
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]),
+                 sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits, loss = self._step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]))
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]), sync_dist=True)
         self.val_metrics.update(logits.softmax(1), batch["label"])
 
     def on_validation_epoch_end(self) -> None:
-        values = self.val_metrics.compute()
-        self.log("val/balanced_acc", values.pop("val/balanced_acc"), prog_bar=True)
-        self.log_dict(values)
+        values = self.val_metrics.compute()  # torchmetrics syncs the states of all DDP ranks
+        self.log("val/balanced_acc", values.pop("val/balanced_acc"), prog_bar=True, sync_dist=True)
+        self.log_dict(values, sync_dist=True)  # the same value on every rank: the mean leaves it as it is
         self.val_metrics.reset()
 
     def on_test_epoch_start(self) -> None:
@@ -120,15 +122,15 @@ class Classifier(L.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         logits, loss = self._step(batch)
         probs = logits.softmax(1)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["label"]))
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["label"]), sync_dist=True)
         self.test_metrics.update(probs, batch["label"])
-        self.test_outputs["probs"].append(probs.detach().float().cpu())
-        self.test_outputs["labels"].append(batch["label"].cpu())
+        self.test_outputs["probs"].append(probs.detach().float())
+        self.test_outputs["labels"].append(batch["label"])
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
+        self.log_dict(self.test_metrics.compute(), sync_dist=True)  # synced states (torchmetrics), as in validation
         self.test_metrics.reset()
-        self.test_outputs = {k: torch.cat(v) for k, v in self.test_outputs.items()}
+        self.test_outputs = {k: gather_in_order(self, torch.cat(v)).cpu() for k, v in self.test_outputs.items()}
 
     def configure_optimizers(self):
         optimizer = instantiate(self.hparams.optimizer, params=self.parameters())

@@ -160,12 +160,13 @@ class Segmenter(L.LightningModule):
         if len(batch["image"]) == 1:  # BatchNorm cannot train on one image (DeepLabV3+'s image pooling): skip it
             return None
         _, loss = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]),
+                 sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         probs, loss = self._step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]), sync_dist=True)
         self.val_scores.update(probs, batch["mask"])
 
     def on_validation_epoch_end(self) -> None:
@@ -179,7 +180,7 @@ class Segmenter(L.LightningModule):
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         probs, loss = self._step(batch)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["image"]))
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["image"]), sync_dist=True)
         self.test_scores.update(probs, batch["mask"])
         self.test_outputs["image_id"] += list(batch["image_id"])
 
