@@ -148,6 +148,11 @@ def test_predict_refuses_a_folder_with_a_non_image_file(trained, synthetic_root,
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(DataError, match="holds file\\(s\\) that are not images.*notes.txt"):
         predict(str(trained / "checkpoints" / "best.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
+    with pytest.raises(DataError, match="checkpoint not found: .*nowhere.ckpt"):
+        predict(str(tmp_path / "nowhere.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
+    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}}}, tmp_path / "s.ckpt")
+    with pytest.raises(ConfigError, match="s.ckpt is a segmentation checkpoint.*predict_masks.py"):
+        predict(str(tmp_path / "s.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
 
 
 def test_summary_cli_sorts_and_chooses_metrics(tmp_path, capsys):
