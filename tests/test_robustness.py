@@ -1,8 +1,12 @@
-"""Robustness: unusual image modes, an empty data folder, a NaN loss.
+"""Robustness: unusual image modes, an empty data folder, a NaN loss, no pickled code from checkpoints
+or caches.
 
-Duplicate image ids, NaN ages and classes with too few lesions for a split or for the folds are
-tested next to their code (test_ham10000_reader.py, test_datamodule.py, test_splits.py).
+Tested next to their code: duplicate image ids (test_ham10000_reader.py), NaN ages (kept, with a
+missing-age flag: test_datamodule.py), classes with too few lesions for a split or for the folds
+(test_splits.py), a full disk while writing the image cache (test_cache.py).
 """
+
+import pickle
 
 import lightning.pytorch as L
 import numpy as np
@@ -12,9 +16,11 @@ from lightning.pytorch.demos.boring_classes import BoringModel
 from PIL import Image
 
 from skinlight.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+from skinlight.data.cache import ImageCache
 from skinlight.data.datamodule import HAM10000DataModule
 from skinlight.data.dataset import load_rgb
 from skinlight.errors import DataError
+from skinlight.models.classifier import Classifier
 
 RGB = np.array([[[200, 30, 60], [10, 250, 90]]], dtype=np.uint8)  # one row, two pixels
 
@@ -70,3 +76,31 @@ def test_nan_loss_stops_naming_the_step():
                         callbacks=[StopOnNonFiniteLoss()])
     with pytest.raises(NonFiniteLossError, match=r"training loss is nan at epoch 0, batch 2 \(global step 3\)"):
         trainer.fit(DivergingModel())
+
+
+class Payload:
+    """Unpickling it would run code: it would create the file `marker`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoint_with_pickled_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "executed"
+    torch.save({"state_dict": {}, "hyper_parameters": {"backbone": Payload(marker)}}, tmp_path / "evil.ckpt")
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        Classifier.from_checkpoint(tmp_path / "evil.ckpt")
+    assert not marker.exists()
+
+
+def test_cache_file_with_pickled_objects_is_rebuilt_without_running_them(tmp_path):
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    cache = ImageCache([tmp_path / "a.png"], 8, tmp_path / "cache")
+    cache.cache_dir.mkdir()
+    marker = tmp_path / "executed"
+    np.save(cache.path, np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    assert (cache[0] == 90).all()  # refused (allow_pickle=False), rebuilt from the image
+    assert not marker.exists()
