@@ -75,3 +75,23 @@ def test_sync_batchnorm_on_cpu_says_what_to_change(make_cfg):
     with pytest.raises(ConfigError, match="trainer.sync_batchnorm=true works on GPUs only: add "
                                           "trainer.sync_batchnorm=false"):
         build_trainer(cfg)
+
+
+@pytest.mark.slow  # 2 jobs x 2 processes
+def test_sweep_of_ddp_jobs_runs_each_job_once_in_its_folder(synthetic_root, tmp_path):
+    """`python train.py -m trainer=ddp ...` with the basic launcher: each job starts its own rank 1 with the
+    job's overrides in the job's folder (not the whole sweep again), and the next job starts afresh."""
+    sweep = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-m", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
+         "trainer.sync_batchnorm=false", "optimizer.lr=1e-3,1e-2", "data=ham10000", f"data.root={synthetic_root}",
+         "backbone=timm_test", "data.image_size=32", "data.num_workers=0", "trainer.max_epochs=1",
+         "callbacks.progress_bar=null", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job, lr in (("0", 0.001), ("1", 0.01)):
+        assert (sweep / job / "metrics.json").exists() and (sweep / job / "train_ddp_process_1.log").exists()
+        assert f"optimizer.lr={lr}" in json.loads((sweep / job / "run_info.json").read_text())["overrides"]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]  # rank 1 started no sweep
+    assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()
+    assert pd.read_csv(sweep / "summary.csv")["status"].tolist() == ["ok", "ok"]
