@@ -92,7 +92,7 @@ def plot_grid(images: np.ndarray, cams: np.ndarray, attention: np.ndarray | None
     panels = 1 if attention is None else 2
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(rows, cols * panels, figsize=(2.3 * cols * panels, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols * panels, figsize=(2.3 * cols * panels, 2.9 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for k, (image, title, ok) in enumerate(zip(images, titles, correct)):
