@@ -244,9 +244,10 @@ def test_three_fold_sweep_then_ensemble_with_tta_prints_table_vii(synthetic_root
     result = subprocess.run([sys.executable, "eval.py", f"ensemble={tmp_path / 'sweep'}", "tta=d4", *data,
                              f"hydra.run.dir={tmp_path / 'eval'}"], cwd=repo, check=True, capture_output=True,
                             text=True, timeout=900)
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == ["model", *TABLE_METRICS]
-    assert [line.split("  ")[0] for line in lines[2:]] == [
+    lines = result.stdout.splitlines()  # the log lines, then the table
+    start = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    assert lines[start].split() == ["model", *TABLE_METRICS]
+    assert [line.split("  ")[0] for line in lines[start + 2:start + 7]] == [
         "data.fold=0", "data.fold=1", "data.fold=2", "ensemble", "ensemble + TTA (d4)"]
     table = pd.read_csv(tmp_path / "eval" / "table.csv")
     assert table[list(TABLE_METRICS)].notna().all().all()
