@@ -87,6 +87,7 @@ def test_explain_refuses_bad_input(tmp_path, synthetic_root):
         run(f"ckpt_path={ckpt}", "n=2", "method=GradCam")
 
 
+@pytest.mark.slow  # a fresh interpreter: ~10 s on an idle machine, half a minute on a busy one
 def test_explain_cli_reports_a_missing_checkpoint_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "explain.py", f"ckpt_path={tmp_path / 'no.ckpt'}",
                              f"hydra.run.dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=300)
