@@ -161,3 +161,13 @@ def test_unet_on_the_real_ham10000_masks(seg_cfg):
     assert SEG_KEYS <= set(metrics)
     split = pd.read_csv(Path(cfg.hydra.runtime.output_dir) / "split.csv")
     assert len(split) == 10015 and (split.groupby("lesion_id")["split"].nunique() == 1).all()
+
+
+@pytest.mark.slow
+def test_unet_reaches_dice_085_on_synthetic_isic2018(seg_cfg, tmp_path_factory):
+    """The README's quick U-Net (ResNet18 from scratch, 64 px, 2 epochs) on a default-size synthetic copy."""
+    root = tmp_path_factory.mktemp("isic_full") / "ISIC2018"
+    generate_isic2018(root, (400, 50, 100), seed=0, workers=2)
+    cfg = seg_cfg("data.image_size=64", "data.batch_size=8", "optimizer.lr=2e-3", "trainer.max_epochs=2",
+                  data_root=root)
+    assert run(cfg, cfg.hydra.runtime.output_dir)["test/dice"] >= 0.85
