@@ -34,8 +34,8 @@ SECTIONS = {
 PAPERS = """\
 | paper | reported | why ours differs |
 |---|---|---|
-| Le et al. 2020 (modified ResNet50, ensemble) | top-1 accuracy 93 % on HAM10000 | accuracy, not balanced accuracy (all-"nv" already scores the majority rate below); their split is by image, so images of one lesion reach train and test; 224 px ImageNet ResNet50 ensembles trained for many epochs on a GPU vs one small model at 128 px for a few CPU epochs here |
-| Nguyen et al. 2022 (soft attention + metadata) | accuracy 0.90, AUC 0.99 (InceptionResNetV2) | same accuracy-vs-balanced-accuracy gap and split by image; 299 px InceptionResNetV2 vs EfficientNet-Lite0 at 128 px |
+| Le et al. 2020 (modified ResNet50, ensemble) | top-1 accuracy 93 % on HAM10000 | accuracy, not balanced accuracy (all-"nv" already scores the majority rate below); our split is grouped by lesion, whereas a split by image lets images of one lesion reach train and test; an ensemble of 224 px ImageNet ResNet50s trained on a GPU vs one small model at 128 px for a few CPU epochs here |
+| Nguyen et al. 2022 (soft attention + metadata) | accuracy 0.90, AUC 0.99 (InceptionResNetV2) | the same accuracy-vs-balanced-accuracy gap and lesion grouping; 299 px InceptionResNetV2 vs EfficientNet-Lite0 at 128 px |
 """
 
 
