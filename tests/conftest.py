@@ -26,20 +26,30 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_cfg(tmp_path, synthetic_root):
-    """compose(train.yaml + overrides) with the run directory at tmp_path/run, as `python train.py` would."""
+def compose_cfg(tmp_path):
+    """compose(train.yaml + overrides) with data.root set and the run directory at tmp_path/run, as `python train.py` would."""
 
-    def _make(*overrides: str, data_root: Path | None = None) -> DictConfig:
+    def _compose(overrides: list[str], data_root: Path) -> DictConfig:
         run_dir = tmp_path / "run"
         run_dir.mkdir(exist_ok=True)
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose("train", overrides=[*FAST, *overrides], return_hydra_config=True)
+            cfg = compose("train", overrides=overrides, return_hydra_config=True)
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(run_dir)
             cfg.hydra.runtime.cwd = str(tmp_path)
             cfg.hydra.job.num = 0
-            cfg.data.root = str(data_root or synthetic_root)
+            cfg.data.root = str(data_root)
         HydraConfig.instance().set_config(cfg)
         return cfg
+
+    return _compose
+
+
+@pytest.fixture
+def make_cfg(compose_cfg, synthetic_root):
+    """A classification config: FAST + overrides on the session's synthetic HAM10000 (or data_root)."""
+
+    def _make(*overrides: str, data_root: Path | None = None) -> DictConfig:
+        return compose_cfg([*FAST, *overrides], data_root or synthetic_root)
 
     return _make

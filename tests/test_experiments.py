@@ -6,31 +6,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = str(ROOT / "conf")
 # The experiment's own backbone, sizes and options; only data, speed and weights are set here.
 SMALL = ["data=ham10000", "data.num_workers=0", "data.batch_size=4", "trainer.accelerator=cpu",
          "trainer.fast_dev_run=true", "backbone.pretrained=false", "logger=csv", "callbacks.progress_bar=null"]
 
 
 @pytest.fixture
-def experiment_cfg(tmp_path, synthetic_root):
+def experiment_cfg(compose_cfg, synthetic_root):
     def _make(name: str, *overrides: str):
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment={name}", f"data.root={synthetic_root}", *SMALL, *overrides],
-                          return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
-            cfg.hydra.runtime.cwd = str(tmp_path)
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        return cfg
+        return compose_cfg([f"experiment={name}", *SMALL, *overrides], synthetic_root)
 
     return _make
 

@@ -9,9 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 from PIL import Image
 
 from skinlight.data.synthetic_segmentation import generate_isic2018
@@ -38,19 +35,11 @@ def isic_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def seg_cfg(tmp_path, isic_root):
-    """compose(train.yaml + FAST + overrides) with the run directory at tmp_path/run."""
+def seg_cfg(compose_cfg, isic_root):
+    """A segmentation config: model + FAST + overrides on the session's synthetic ISIC 2018 (or data_root)."""
 
     def _make(*overrides: str, data_root: Path | None = None, model=tuple(FAST_MODEL)):
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("train", overrides=[*model, *FAST, *overrides], return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(tmp_path / "run")
-            cfg.hydra.runtime.cwd = str(tmp_path)
-            cfg.hydra.job.num = 0
-            cfg.data.root = str(data_root or isic_root)
-        HydraConfig.instance().set_config(cfg)
-        return cfg
+        return compose_cfg([*model, *FAST, *overrides], data_root or isic_root)
 
     return _make
 
