@@ -4,16 +4,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from skinlight.errors import SkinlightError
+from skinlight.errors import exit_on_user_error
 from skinlight.evaluation.explain import explain
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="explain")
 def main(cfg: DictConfig) -> None:
-    try:
+    with exit_on_user_error():
         explain(cfg, HydraConfig.get().runtime.output_dir)
-    except SkinlightError as e:
-        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -3,16 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from skinlight.errors import SkinlightError
+from skinlight.errors import exit_on_user_error
 from skinlight.predict import run_prediction
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict_masks")
 def main(cfg: DictConfig) -> None:
-    try:
+    with exit_on_user_error():
         run_prediction(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.device, cfg.threshold)
-    except SkinlightError as e:
-        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":
