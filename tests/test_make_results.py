@@ -1,0 +1,67 @@
+"""scripts/make_results.py: RESULTS.md is generated from the run directories, numbers as they are there."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_results.py"
+
+
+@pytest.fixture(scope="module")
+def make_results():
+    spec = importlib.util.spec_from_file_location("make_results", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(runs: Path, name: str, metrics: dict | None, rc: str = "0") -> Path:
+    run = runs / name
+    (run / "report").mkdir(parents=True)
+    (run / "command.txt").write_text(f"python train.py seed=7 hydra.run.dir=results/runs/{name}\n")
+    (run / "hardware.txt").write_text("Test CPU\n2 cores, no GPU\n")
+    (run / "wall_s.txt").write_text("600\n")
+    (run / "rc.txt").write_text(rc + "\n")
+    if metrics is not None:
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+def cls_metrics(bal_acc: float) -> dict:
+    return {"test/balanced_acc": bal_acc, "test/acc": 0.8, "test/f1_macro": 0.5, "test/auroc_macro": 0.9,
+            "test/recall_mel": 0.25}
+
+
+def test_tables_comparison_and_plots_come_from_the_runs(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    pretrained = write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.6125))
+    (pretrained / "report" / "confusion_matrix.png").write_bytes(b"png")
+    (pretrained / "report" / "baselines.json").write_text(json.dumps(
+        {"majority_class": {"balanced_acc": 1 / 7, "acc": 0.671}}))
+    write_run(runs, "cls_lite0_scratch_ce", cls_metrics(0.4375))
+    write_run(runs, "cls_lite0_pretrained_focal", None, rc="137")
+    seg = write_run(runs, "seg_ph2_unet", {"test/dice": 0.8125, "test/iou": 0.6875, "test/thresholded_jaccard": 0.5})
+    (seg / "report" / "best_1_IMD002.png").write_bytes(b"png")
+
+    text = make_results.build(runs)
+
+    assert "| cls_lite0_pretrained_ce | 0.613 | 0.800 | 0.500 | 0.900 | 0.250 | 10 min |" in text
+    assert "cls_lite0_pretrained_ce beats cls_lite0_scratch_ce in balanced accuracy on the same split " \
+           "(0.613 vs 0.438, +0.175)" in text
+    assert "majority_class: balanced accuracy 0.143, accuracy 0.671" in text
+    assert "cls_lite0_pretrained_focal: no metrics.json (exit code 137)" in text
+    assert "| seg_ph2_unet | 0.812 | 0.688 | 0.500 |" in text
+    assert f"{runs}/cls_lite0_pretrained_ce/checkpoints/best.ckpt" in text
+    assert f"({runs}/cls_lite0_pretrained_ce/report/confusion_matrix.png)" in text
+    assert f"({runs}/seg_ph2_unet/report/best_1_IMD002.png)" in text
+    assert "Test CPU, 2 cores, no GPU" in text
+    assert "## Crop-to-classify\n\nNot run yet" in text
+
+
+def test_a_losing_pretrained_run_is_reported_as_such(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.3))
+    write_run(runs, "cls_lite0_scratch_ce", cls_metrics(0.5))
+    assert "cls_lite0_pretrained_ce does not beat cls_lite0_scratch_ce" in make_results.build(runs)
