@@ -23,7 +23,8 @@ SECTIONS = {
              "All rows share one split (seed 42: 20 % of the lesions to test, the rest 80:20 train:val, "
              "grouped by lesion_id, stratified by class) and 128 px images; the best validation epoch is tested."),
     "seed_": ("Classification: the best configuration over seeds", CLS_METRICS,
-              "Same command with another `seed` (which also draws another split)."),
+              "A run seed_sN_<run> is <run> of the first table with `seed=N data.split_seed=42`: the same split, "
+              "another initialisation, augmentation and batch order. The spread includes <run> itself (seed 42)."),
     "seg_": ("Segmentation: HAM10000 lesion masks and PH2", SEG_METRICS,
              "U-Net (segmentation-models-pytorch), threshold 0.5; Dice, IoU and thresholded Jaccard (IoU set to 0 "
              "below 0.65) averaged per test image. seg_ham: the classification split (lesion-grouped), 128 px, one "
@@ -37,7 +38,7 @@ SECTIONS = {
 }
 # How to produce a section's rows, shown while it has none.
 PENDING = {
-    "seed_": "the best row of the first table with `seed=1` and `seed=2` (results/run.sh seed_<name>_<seed> ...)",
+    "seed_": "results/run.sh seed_s1_<run> train.py <the run's overrides> seed=1 data.split_seed=42, and seed=2",
     "seg_": "results/queue.sh",
     "crop_": "`python train.py data=ham10000 ... pipeline=crop pipeline.seg_ckpt=results/runs/<best seg_ham run>/"
              "checkpoints/best.ckpt pipeline.dilation=0|16|32|null` with the first table's settings",
@@ -91,12 +92,20 @@ def baseline_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def spread_lines(rows: list[dict]) -> list[str]:
-    scores = [row["metrics"]["test/balanced_acc"] for row in rows]
-    if len(scores) < 2:
-        return []
-    return ["", f"Balanced accuracy over {len(scores)} seeds: mean {statistics.mean(scores):.3f}, "
-                f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}."]
+def spread_lines(rows: list[dict], runs: list[dict]) -> list[str]:
+    """Mean and spread of balanced accuracy per configuration: its seed_sN_ runs and the run itself."""
+    by_name = {run["name"]: run for run in runs if run["metrics"]}
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        base = row["name"].split("_", 2)[2]
+        groups.setdefault(base, [by_name[base]["metrics"]["test/balanced_acc"]] if base in by_name else [])
+        groups[base].append(row["metrics"]["test/balanced_acc"])
+    out = []
+    for base, scores in groups.items():
+        if len(scores) >= 2:
+            out += ["", f"{base} over {len(scores)} seeds: balanced accuracy mean {statistics.mean(scores):.3f}, "
+                        f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}."]
+    return out
 
 
 def comparison_lines(done: list[dict], first: str, second: str, what: str) -> list[str]:
@@ -165,7 +174,7 @@ def build(runs_dir: Path) -> str:
                                     "ImageNet weights vs from scratch")
             out += baseline_lines(done)
         if prefix == "seed_":
-            out += spread_lines(done)
+            out += spread_lines(done, runs)
         for run in failed:
             out.append(f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
                        f"`{run['command']}`")

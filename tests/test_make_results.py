@@ -65,3 +65,12 @@ def test_a_losing_pretrained_run_is_reported_as_such(tmp_path, make_results):
     write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.3))
     write_run(runs, "cls_lite0_scratch_ce", cls_metrics(0.5))
     assert "cls_lite0_pretrained_ce does not beat cls_lite0_scratch_ce" in make_results.build(runs)
+
+
+def test_seed_spread_includes_the_configuration_of_the_first_table(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.5))
+    write_run(runs, "seed_s1_cls_lite0_pretrained_ce", cls_metrics(0.6))
+    write_run(runs, "seed_s2_cls_lite0_pretrained_ce", cls_metrics(0.7))
+    assert "cls_lite0_pretrained_ce over 3 seeds: balanced accuracy mean 0.600, standard deviation 0.100, " \
+           "range 0.500-0.700." in make_results.build(runs)
