@@ -32,16 +32,16 @@ SECTIONS = {
              "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
              "epochs; five test images make these rows noisy."),
     "crop_": ("Crop-to-classify", CLS_METRICS,
-              "The classifier of the first table trained on images cropped around the best segmenter's "
-              "predicted mask, dilated by k pixels; `full` is the uncropped image."),
+              "A run crop_dK_<run> is <run> of the first table trained and tested on square crops around the "
+              "best HAM10000 segmenter's predicted masks (pipeline.seg_ckpt in the command), dilated by K px at the "
+              "200x150 images' own resolution; the full-image row is <run> itself."),
     "ens_": ("Ensemble and TTA", CLS_METRICS, "The Table VII layout of Le et al. 2020."),
 }
 # How to produce a section's rows, shown while it has none.
 PENDING = {
-    "seed_": "results/run.sh seed_s1_<run> train.py <the run's overrides> seed=1 data.split_seed=42, and seed=2",
+    "seed_": "results/seeds.sh",
     "seg_": "results/queue.sh",
-    "crop_": "`python train.py data=ham10000 ... pipeline=crop pipeline.seg_ckpt=results/runs/<best seg_ham run>/"
-             "checkpoints/best.ckpt pipeline.dilation=0|16|32|null` with the first table's settings",
+    "crop_": "results/crop.sh",
     "ens_": "`python train.py -m ... data.num_folds=5 data.fold=0,1,2,3,4`, then "
             "`python eval.py ensemble=multirun/<date>/<time> data.num_folds=5 tta=d4` (README: Evaluation)",
 }
@@ -119,6 +119,12 @@ def comparison_lines(done: list[dict], first: str, second: str, what: str) -> li
                 f"({fmt(a)} vs {fmt(b)}, {a - b:+.3f})."]
 
 
+def full_image_rows(crop_rows: list[dict], runs: list[dict]) -> list[dict]:
+    """The first-table runs that crop_dK_<run> rows were derived from, labelled as the full-image rows."""
+    bases = {row["name"].split("_", 2)[2] for row in crop_rows}
+    return [{**run, "name": f"{run['name']} (full image)"} for run in runs if run["name"] in bases and run["metrics"]]
+
+
 def best(runs: list[dict], prefixes: tuple[str, ...], key: str) -> dict | None:
     done = [run for run in runs if run["name"].startswith(prefixes) and run["metrics"]]
     return max(done, key=lambda run: run["metrics"][key]) if done else None
@@ -168,6 +174,8 @@ def build(runs_dir: Path) -> str:
                     f"to produce it: {PENDING.get(prefix, 'results/queue.sh')}.", ""]
             continue
         out += [f"## {title}", "", note, ""]
+        if prefix == "crop_":
+            done = full_image_rows(done, runs) + done
         out += table(done, metrics) if done else ["No finished run yet."]
         if prefix == "cls_":
             out += comparison_lines(done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce",

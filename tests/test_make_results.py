@@ -74,3 +74,12 @@ def test_seed_spread_includes_the_configuration_of_the_first_table(tmp_path, mak
     write_run(runs, "seed_s2_cls_lite0_pretrained_ce", cls_metrics(0.7))
     assert "cls_lite0_pretrained_ce over 3 seeds: balanced accuracy mean 0.600, standard deviation 0.100, " \
            "range 0.500-0.700." in make_results.build(runs)
+
+
+def test_crop_rows_come_with_their_full_image_row(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.5))
+    write_run(runs, "crop_d16_cls_lite0_pretrained_ce", cls_metrics(0.25))
+    crop_section = make_results.build(runs).split("## Crop-to-classify")[1].split("##")[0]
+    assert "| cls_lite0_pretrained_ce (full image) | 0.500 |" in crop_section
+    assert "| crop_d16_cls_lite0_pretrained_ce | 0.250 |" in crop_section
