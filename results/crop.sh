@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Part 3, crop-to-classify: the best classifier's settings (first table) on crops around the best HAM10000
 # segmenter's masks, dilated by 0, 16 and 32 px (at the 200x150 images' own resolution); the full-image
-# row is that classifier's own run.  Usage: results/crop.sh (after results/queue.sh)
+# row is that classifier's own run.  Run by results/queue.sh.
 cd "$(dirname "$0")/.." && source results/lib.sh
 best=$(best_run "cls_*" test/balanced_acc)
 seg=$(best_run "seg_ham_*" test/dice)

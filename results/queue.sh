@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real-data runs of RESULTS.md, in priority order, one after the other (niced: they use idle CPU).
-# Re-running skips the runs that already have metrics.json.  Usage: nohup results/queue.sh > results/queue.log &
+# Re-running skips the runs that already have metrics.json.  Usage: nohup results/queue.sh > /tmp/queue.log &
 cd "$(dirname "$0")/.."
 HAM="data.root=../shared/data/HAM10000-200x150 data.image_size=128 data.num_workers=2 logger=csv"
 CLS="data=ham10000 $HAM trainer.max_epochs=3"
@@ -20,3 +20,6 @@ r cls_lite0_pretrained_wce       train.py $CLS loss=weighted_ce
 r cls_lite0_pretrained_focal     train.py $CLS loss=focal
 r cls_lite0_pretrained_gessert   train.py $CLS meta=gessert
 r cls_lite0_pretrained_softatt   train.py $CLS head=soft_attention
+# Then the seed repeat and crop-to-classify of the best classifier (chosen from the finished runs above).
+results/seeds.sh
+results/crop.sh
