@@ -20,6 +20,7 @@ r cls_lite0_pretrained_wce       train.py $CLS loss=weighted_ce
 r cls_lite0_pretrained_focal     train.py $CLS loss=focal
 r cls_lite0_pretrained_gessert   train.py $CLS meta=gessert
 r cls_lite0_pretrained_softatt   train.py $CLS head=soft_attention
-# Then the seed repeat and crop-to-classify of the best classifier (chosen from the finished runs above).
+# Then the seed repeat, crop-to-classify and 5-fold ensemble of the best classifier (chosen from the finished runs above).
 results/seeds.sh
 results/crop.sh
+results/ensemble.sh

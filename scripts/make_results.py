@@ -35,15 +35,18 @@ SECTIONS = {
               "A run crop_dK_<run> is <run> of the first table trained and tested on square crops around the "
               "best HAM10000 segmenter's predicted masks (pipeline.seg_ckpt in the command), dilated by K px at the "
               "200x150 images' own resolution; the full-image row is <run> itself."),
-    "ens_": ("Ensemble and TTA", CLS_METRICS, "The Table VII layout of Le et al. 2020."),
+    "ens_": ("Ensemble and TTA", CLS_METRICS,
+             "A run ens_foldK_<run> is <run> of the first table trained with `data.num_folds=5 data.fold=K` (fold K "
+             "of the non-test lesions validates, the rest trains; the test split is the first table's). A run "
+             "ens_5fold_<tta>_<run> is eval.py on the five folds' best checkpoints: its row is the ensemble + TTA, and "
+             "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020."),
 }
 # How to produce a section's rows, shown while it has none.
 PENDING = {
     "seed_": "results/seeds.sh",
     "seg_": "results/queue.sh",
     "crop_": "results/crop.sh",
-    "ens_": "`python train.py -m ... data.num_folds=5 data.fold=0,1,2,3,4`, then "
-            "`python eval.py ensemble=multirun/<date>/<time> data.num_folds=5 tta=d4` (README: Evaluation)",
+    "ens_": "results/ensemble.sh",
 }
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
@@ -63,7 +66,7 @@ def load(run: Path) -> dict:
 
     metrics_path = run / "metrics.json"
     return {"name": run.name, "command": text("command.txt"), "hardware": text("hardware.txt").replace("\n", ", "),
-            "wall_s": int(text("wall_s.txt") or 0), "rc": text("rc.txt"),
+            "wall_s": int(text("wall_s.txt") or 0), "rc": text("rc.txt"), "eval_table": text("table.md"),
             "metrics": json.loads(metrics_path.read_text()) if metrics_path.exists() else None,
             "baselines": json.loads((run / "report" / "baselines.json").read_text())
             if (run / "report" / "baselines.json").exists() else None}
@@ -119,6 +122,22 @@ def comparison_lines(done: list[dict], first: str, second: str, what: str) -> li
     verdict = "beats" if a > b else "does not beat"
     return ["", f"{what}: {first} {verdict} {second} in balanced accuracy on the same split "
                 f"({fmt(a)} vs {fmt(b)}, {a - b:+.3f})."]
+
+
+def ranking_lines(rows: list[dict]) -> list[str]:
+    """The rows ordered by balanced accuracy, as one generated sentence."""
+    ranked = sorted(rows, key=lambda row: -row["metrics"]["test/balanced_acc"])
+    return ["", "By balanced accuracy: " + " > ".join(
+        f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked) + "."]
+
+
+def eval_table_lines(rows: list[dict]) -> list[str]:
+    """The table eval.py wrote into each evaluation run (members, ensemble, ensemble + TTA)."""
+    out = []
+    for row in rows:
+        if row["eval_table"]:
+            out += ["", f"{row['name']} (its table.md, written by eval.py):", "", row["eval_table"]]
+    return out
 
 
 def full_image_rows(crop_rows: list[dict], runs: list[dict]) -> list[dict]:
@@ -185,6 +204,10 @@ def build(runs_dir: Path) -> str:
             out += baseline_lines(done)
         if prefix == "seed_":
             out += spread_lines(done, runs)
+        if prefix == "crop_" and len(done) > 1:
+            out += ranking_lines(done)
+        if prefix == "ens_":
+            out += eval_table_lines(done)
         for run in failed:
             out.append(f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
                        f"`{run['command']}`")

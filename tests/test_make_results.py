@@ -83,3 +83,16 @@ def test_crop_rows_come_with_their_full_image_row(tmp_path, make_results):
     crop_section = make_results.build(runs).split("## Crop-to-classify")[1].split("##")[0]
     assert "| cls_lite0_pretrained_ce (full image) | 0.500 |" in crop_section
     assert "| crop_d16_cls_lite0_pretrained_ce | 0.250 |" in crop_section
+    assert "By balanced accuracy: cls_lite0_pretrained_ce (full image) 0.500 > " \
+           "crop_d16_cls_lite0_pretrained_ce 0.250." in crop_section
+
+
+def test_ensemble_section_shows_the_table_eval_wrote(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "ens_fold0_cls_a", cls_metrics(0.5))
+    evaluation = write_run(runs, "ens_5fold_flips_cls_a", cls_metrics(0.625))
+    (evaluation / "table.md").write_text("| model | balanced_acc |\n|:--|--:|\n| ensemble + TTA (flips) | 0.6250 |\n")
+    section = make_results.build(runs).split("## Ensemble and TTA")[1].split("##")[0]
+    assert "| ens_5fold_flips_cls_a | 0.625 |" in section
+    assert "ens_5fold_flips_cls_a (its table.md, written by eval.py):\n\n| model | balanced_acc |" in section
+    assert "| ensemble + TTA (flips) | 0.6250 |" in section
