@@ -39,6 +39,31 @@ def test_cached_items_equal_decoded_items(synthetic_root, tmp_path):
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 1  # one file for every split
 
 
+def test_splits_share_one_cache_file_and_derived_images_get_their_own(synthetic_root, tmp_path):
+    """A holdout and a k-fold split read the same file; images derived into another folder (crop-to-classify)
+    get a file of their own instead of deleting the dataset's."""
+    derived = tmp_path / "derived"
+    derived.mkdir()
+
+    def pipeline(table):  # stands for a crop pipeline: every path now points at a derived copy
+        paths = [derived / f"{image_id}.png" for image_id in table["image_id"]]
+        for src, dst in zip(table["path"], paths):
+            Image.open(src).convert("RGB").save(dst)
+        return table.assign(path=paths)
+
+    def setup(**kwargs):
+        dm = HAM10000DataModule(str(synthetic_root), image_size=32, num_workers=0, augmentation=[],
+                                cache=True, cache_dir=str(tmp_path / "cache"), **kwargs)
+        dm.setup("fit")
+        return dm.datasets["train"].images.path
+
+    dataset_cache = setup()
+    assert setup(num_folds=3, fold=1) == dataset_cache
+    derived_cache = setup(pipeline=pipeline)
+    assert derived_cache != dataset_cache
+    assert dataset_cache.is_file() and derived_cache.is_file()
+
+
 def test_built_once_reused_and_rebuilt_when_an_image_changes(tmp_path, monkeypatch):
     paths = images(tmp_path)
     calls = []

@@ -1,8 +1,8 @@
 """The fast data path: every image decoded once into a uint8 array at the training size (`data.cache=true`).
 
-One `.npy` file per dataset and image size, shape (N, size, size, 3), read memory-mapped (every
-split and fold indexes the same file): an epoch reads 150 KB
-per 224 px image instead of decoding a JPEG, and the augmentation runs on the cached array. The
+One `.npy` file per image set (the prefix names the folders the images are read from) and image
+size, shape (N, size, size, 3), read memory-mapped (every split and fold indexes the same file): an
+epoch reads 150 KB per 224 px image instead of decoding a JPEG, and the augmentation runs on the cached array. The
 file name holds a hash of the decode settings and of every source file's path, size and
 modification time, so a changed, added or removed image (or another size) builds a new cache;
 caches of older inputs with the same prefix are deleted then. The file is written under a

@@ -119,9 +119,13 @@ class HAM10000DataModule(L.LightningDataModule):
                  if self.train_sampler else "")
 
     def _image_cache(self) -> ImageCache:
-        """Every image of the table decoded once at image_size (built on first use, then reused)."""
-        root = self.root.resolve()
-        prefix = f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+        """Every image of the table decoded once at image_size (built on first use, then reused).
+
+        The file's prefix names the folders the images are read from, so images derived by a pipeline
+        (each crop dilation) get caches of their own rather than replacing the dataset's as outdated.
+        """
+        folders = sorted({str(Path(path).resolve().parent) for path in self.table["path"]})
+        prefix = f"{self.root.resolve().name}-{hashlib.sha256(json.dumps(folders).encode()).hexdigest()[:8]}"
         cache = ImageCache(self.table["path"], self.image_size, self.cache_dir, prefix=prefix)
         cache.build()
         return cache
