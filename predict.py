@@ -4,14 +4,13 @@ import hydra
 from omegaconf import DictConfig
 
 from skinlight.errors import exit_on_user_error
-from skinlight.evaluation.prediction import predict
+from skinlight.inference.classify import predict
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.image_size, cfg.batch_size, cfg.num_workers,
-                list(cfg.tta.views), cfg.device)
+        predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.num_workers, list(cfg.tta.views), cfg.device)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 from skinlight.errors import exit_on_user_error
-from skinlight.predict import run_prediction
+from skinlight.inference.segment import run_prediction
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict_masks")

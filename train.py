@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from skinlight.errors import SkinlightError
+from skinlight.errors import SkinlightError, exit_on_user_error
 from skinlight.train import run
 
 log = logging.getLogger("skinlight")
@@ -19,13 +19,15 @@ warnings.filterwarnings("ignore", message="'hydra/launcher/submitit_slurm' is va
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
-    try:
-        metrics = run(cfg, hydra_cfg.runtime.output_dir)
-    except SkinlightError as e:
-        if hydra_cfg.mode == RunMode.MULTIRUN:  # log it; the sweep goes on with the next job
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        try:
+            metrics = run(cfg, hydra_cfg.runtime.output_dir)
+        except SkinlightError as e:  # log it; the sweep goes on with the next job
             log.error("%s", e)
             raise
-        raise SystemExit(f"error: {e}") from None
+    else:
+        with exit_on_user_error():
+            metrics = run(cfg, hydra_cfg.runtime.output_dir)
     return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 
 

@@ -24,12 +24,12 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from skinlight.data.cache import ImageCache
-from skinlight.data.dataset import LesionImageDataset, build_transform
-from skinlight.data.ham10000 import read_ham10000
-from skinlight.data.synthetic import generate_ham10000
+from skinlight.data.datasets import LesionImageDataset
+from skinlight.data.transforms import build_transform
+from skinlight.data.layouts.ham10000 import read_ham10000
+from skinlight.synthetic.ham10000 import generate_ham10000
 
 ROOT = Path(__file__).resolve().parents[1]
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def throughput(dataset, repeats: int) -> float:
@@ -61,7 +61,7 @@ def main() -> None:
     labels = np.zeros(len(paths), dtype=int)
 
     def dataset(**kwargs) -> LesionImageDataset:
-        return LesionImageDataset(paths, labels, build_transform(args.size, MEAN, STD, augmentation, seed=0), **kwargs)
+        return LesionImageDataset(paths, labels, build_transform(args.size, augmentation, seed=0), **kwargs)
 
     with tempfile.TemporaryDirectory() as cache_dir:
         cache = ImageCache(paths, args.size, cache_dir)

@@ -24,7 +24,7 @@ import lightning.pytorch as L
 import torch
 from torch.utils.data import DataLoader
 
-from skinlight.data.ham10000 import CLASSES
+from skinlight.data.layouts.ham10000 import CLASSES
 from skinlight.models.classifier import Classifier
 
 AUTOCAST = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}

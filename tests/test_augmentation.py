@@ -10,12 +10,12 @@ from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from skinlight.data.dataset import LesionImageDataset, build_transform, seed_worker_transform
-from skinlight.data.synthetic import draw_lesion_image, sample_lesion, sample_view
+from skinlight.data.datasets import LesionImageDataset
+from skinlight.data.transforms import build_transform, seed_worker_transform
+from skinlight.synthetic.draw import draw_lesion_image, sample_lesion, sample_view
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "augmentation").glob("*.yaml"))
-MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 
 def _preset(name: str, image_size: int) -> list:
@@ -37,8 +37,8 @@ def test_the_paper_presets_exist():
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_keeps_the_image_size_and_changes_the_image(name, image):
     size = 40
-    plain = build_transform(size, MEAN, STD)(image=image)["image"]
-    augment = build_transform(size, MEAN, STD, _preset(name, size), seed=0)
+    plain = build_transform(size)(image=image)["image"]
+    augment = build_transform(size, _preset(name, size), seed=0)
     outputs = [augment(image=image)["image"] for _ in range(8)]
     assert all(o.shape == (3, size, size) and o.dtype == torch.float32 for o in outputs)
     changed = sum(not torch.allclose(o, plain) for o in outputs)
@@ -60,10 +60,10 @@ def test_same_seed_same_augmentations_and_workers_do_not_repeat_each_other(image
     path = tmp_path / "lesion.png"
     Image.fromarray(image).save(path)
     augmentation = _preset("nguyen2022", 32)
-    first = [build_transform(32, MEAN, STD, augmentation, seed=7)(image=image)["image"] for _ in range(2)]
+    first = [build_transform(32, augmentation, seed=7)(image=image)["image"] for _ in range(2)]
     assert torch.equal(first[0], first[1])
 
-    dataset = LesionImageDataset([path] * 4, [0] * 4, build_transform(32, MEAN, STD, augmentation, seed=7))
+    dataset = LesionImageDataset([path] * 4, [0] * 4, build_transform(32, augmentation, seed=7))
     loader = DataLoader(dataset, batch_size=1, num_workers=2, worker_init_fn=seed_worker_transform)
     batches = [b["image"] for b in loader]  # items 0 and 1 are the first items of workers 0 and 1
     assert not torch.equal(batches[0], batches[1])

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skinlight.data.datamodule import HAM10000DataModule, ISICBinaryDataModule
-from skinlight.data.ham10000 import MALIGNANT
-from skinlight.data.isic_binary import generate_isic_binary, main, read_isic_binary
+from skinlight.data.classification import HAM10000DataModule, ISICBinaryDataModule
+from skinlight.data.layouts.ham10000 import MALIGNANT
+from skinlight.data.layouts.isic_binary import read_isic_binary
+from skinlight.synthetic.cli import main
+from skinlight.synthetic.isic_binary import generate_isic_binary
 from skinlight.errors import ConfigError, DataError
 from skinlight.train import run
 
@@ -69,13 +71,13 @@ def test_writer_makes_the_folder_layout_deterministically(isic_root, tmp_path, c
     counts = {f"{s}/{c}": len(list((isic_root / s / c).glob("*.jpg")))
               for s in ("train", "test") for c in ("benign", "malignant")}
     assert counts == {"train/benign": 22, "train/malignant": 18, "test/benign": 7, "test/malignant": 5}
-    main(["--out", str(tmp_path / "a"), "--num-train", "4", "--num-test", "2", "--size", "32"])
+    main(["--layout", "isic_binary", "--out", str(tmp_path / "a"), "--num-train", "4", "--num-test", "2", "--size", "32"])
     assert "wrote 6 images" in capsys.readouterr().out
     generate_isic_binary(tmp_path / "b", num_train=4, num_test=2, image_size=(32, 32))
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.jpg"))
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.jpg"))
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
-    with pytest.raises(ValueError, match="already holds a train/ or test/ folder"):
+    with pytest.raises(DataError, match="already holds a train/ or test/ folder"):
         generate_isic_binary(tmp_path / "a")
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from skinlight.data import cache as cache_module
 from skinlight.data.cache import ImageCache
-from skinlight.data.datamodule import HAM10000DataModule
+from skinlight.data.classification import HAM10000DataModule
 from skinlight.errors import DataError
 
 

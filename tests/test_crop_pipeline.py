@@ -15,14 +15,15 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from skinlight.data.crop_pipeline import CropPipeline, crop_box, derive, dilate
+from skinlight.inference import segment
+from skinlight.inference.crop import CropPipeline, crop_box, derive, dilate
 from skinlight.errors import ConfigError
 from skinlight.models.segmenter import Segmenter
 from skinlight.train import build_model, run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_NET = {"_target_": "skinlight.models.unet_elgohary.ElgoharyUNet", "base_channels": 2}
-LOSS, ADAM = {"_target_": "segmentation_models_pytorch.losses.DiceLoss", "mode": "binary"}, \
+LOSS, ADAM = {"_target_": "skinlight.losses.segmentation.SmpLoss", "name": "DiceLoss", "mode": "binary"}, \
     {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
 
@@ -65,17 +66,17 @@ def _disc(shape=(90, 120), centre=(40, 50), radius=10) -> np.ndarray:
 
 @pytest.fixture
 def predictions(monkeypatch):
-    """Segmenter.predict_masks replaced by hand-made masks (a disc; empty for images of mean < 0);
+    """skinlight.inference.segment.predict_masks replaced by hand-made masks (a disc; empty for images of mean < 0);
     records the number of images predicted per call."""
     calls = []
 
-    def predict(self, batch, sizes=None, batch_size=8):
+    def predict(model, batch, sizes=None, batch_size=8):
         calls.append(len(batch))
         return [_disc(im.shape[:2]) if im.mean() >= predict.empty_below else np.zeros(im.shape[:2], bool)
                 for im in batch]
 
     predict.empty_below = 0
-    monkeypatch.setattr(Segmenter, "predict_masks", predict)
+    monkeypatch.setattr(segment, "predict_masks", predict)
     return SimpleNamespace(calls=calls, predict=predict)
 
 
@@ -179,8 +180,9 @@ def compose_train(*overrides):
 
 def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path):
     cfg = compose_train("model=classifier", "backbone=timm_test", "data=ham10000", "data.root=unused")
-    classifier = _save(build_model(cfg, SimpleNamespace(classes=["a", "b"], class_counts=[1, 1], meta_dim=0)),
-                       tmp_path / "classifier.ckpt")
+    data = SimpleNamespace(model_inputs=lambda: {"class_names": ["a", "b"], "class_counts": [1, 1], "metadata": None},
+                           fingerprint=lambda: {"root": "unused", "split_sha256": "", "images": {}})
+    classifier = _save(build_model(cfg, data), tmp_path / "classifier.ckpt")
     cases = [
         (dict(seg_ckpt=None), "pipeline.seg_ckpt is not set"),
         (dict(seg_ckpt=str(tmp_path / "none.ckpt")), f"pipeline.seg_ckpt: checkpoint not found: {tmp_path / 'none.ckpt'}"),
@@ -194,9 +196,10 @@ def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path
 
 
 def test_pipeline_with_a_segmentation_model_stops_at_start_up(make_cfg, ckpts):
-    cfg = make_cfg("model=unet", "data=ph2", "loss=dice", "pipeline=crop", f"pipeline.seg_ckpt={ckpts.a}")
-    with pytest.raises(ConfigError, match="pipeline=crop derives images for a classifier but model=unet does "
-                                          "segmentation: use pipeline=none"):
+    cfg = make_cfg("model=unet", "model.net.pretrained=false", "data=ph2", "loss=dice", "pipeline=crop",
+                   f"pipeline.seg_ckpt={ckpts.a}")
+    with pytest.raises(ConfigError, match="^pipeline: classification options, which segmentation data cannot use; "
+                                          "leave them at sampler=none"):
         run(cfg, cfg.hydra.runtime.output_dir)
 
 

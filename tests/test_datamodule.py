@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skinlight.data.datamodule import HAM10000DataModule, SyntheticHAM10000DataModule
-from skinlight.data.ham10000 import CLASSES
+from skinlight.data.classification import HAM10000DataModule
+from skinlight.synthetic.datamodule import SyntheticHAM10000DataModule
+from skinlight.data.layouts.ham10000 import CLASSES
 from skinlight.data.metadata import MetadataEncoder
 from skinlight.errors import DataError
 

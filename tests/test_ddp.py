@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from omegaconf import open_dict
 
-from skinlight.data.datamodule import HAM10000DataModule
+from skinlight.data.classification import HAM10000DataModule
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,16 +19,17 @@ from omegaconf import open_dict
 from conftest import CONF_DIR, FAST
 from sklearn.metrics import roc_curve
 
-from skinlight.errors import ConfigError, DataError
+from conftest import user_error
+from skinlight.errors import CheckpointError, ConfigError, DataError
 from skinlight.evaluation import summary
-from skinlight.evaluation.calibration import plot_reliability
-from skinlight.evaluation.ensemble import combine
+from skinlight.reports.calibration import plot_reliability
+from skinlight.inference.ensemble import combine
 from skinlight.evaluation.export import export
 from skinlight.evaluation.export import main as export_main
 from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
-from skinlight.evaluation.prediction import predict
-from skinlight.evaluation.tta import VIEWS, check_views
-from skinlight.metrics import classification_metrics
+from skinlight.inference.classify import predict
+from skinlight.inference.tta import VIEWS, check_views
+from skinlight.metrics.classification import classification_metrics
 from skinlight.train import run
 
 
@@ -93,20 +95,33 @@ def test_ensemble_of_a_sweep_with_tta_gives_the_table_vii_rows(trained, syntheti
     assert "| ensemble + TTA (flips)" in (out / "table.md").read_text()
 
 
-def test_eval_refuses_missing_and_segmentation_checkpoints(synthetic_root, tmp_path):
-    with pytest.raises(DataError, match="checkpoint not found: .*nowhere.ckpt"):
+def segmentation_checkpoint(path: Path) -> Path:
+    """A file with a Segmenter checkpoint's record and hyper-parameters (no weights)."""
+    torch.save({"skinlight": {"task": "segmentation"},
+                "hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}, "image_size": 32}}, path)
+    return path
+
+
+def test_eval_refuses_missing_foreign_and_segmentation_checkpoints(synthetic_root, tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*nowhere.ckpt"):
         _eval(tmp_path, synthetic_root, f"ckpt_path={tmp_path / 'nowhere.ckpt'}")
-    seg = tmp_path / "seg.ckpt"  # a Segmenter checkpoint's hyper-parameters
-    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}, "image_size": 32}}, seg)
-    with pytest.raises(ConfigError, match="seg.ckpt is a segmentation checkpoint.*predict_masks.py"):
+    torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, tmp_path / "foreign.ckpt")  # another program's
+    with pytest.raises(CheckpointError, match="foreign.ckpt is not a skinlight checkpoint"):
+        _eval(tmp_path, synthetic_root, f"ckpt_path={tmp_path / 'foreign.ckpt'}")
+    seg = segmentation_checkpoint(tmp_path / "seg.ckpt")
+    with pytest.raises(CheckpointError, match="seg.ckpt is a segmentation checkpoint.*predict_masks.py"):
         _eval(tmp_path, synthetic_root, f"ckpt_path={seg}")
     with pytest.raises(ConfigError, match="exactly one of ckpt_path"):
         _eval(tmp_path, synthetic_root)
 
 
-def test_eval_refuses_test_images_the_checkpoint_trained_on(trained, synthetic_root, tmp_path):
-    with pytest.raises(ConfigError, match="were in the train/val split of"):
-        _eval(tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}", "data.split_seed=7")
+@pytest.mark.parametrize("option, trained_with", [("data.split_seed=7", "data.split_seed=42"),
+                                                  ("data.image_size=64", "data.image_size=32"),
+                                                  ("data.task=binary", "data.task=multiclass")])
+def test_eval_refuses_data_options_that_contradict_the_checkpoint(trained, synthetic_root, tmp_path, option,
+                                                                  trained_with):
+    with pytest.raises(ConfigError, match=f"^{option} contradicts .*best.ckpt, trained with {trained_with}: leave"):
+        _eval(tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}", option)
 
 
 def test_tta_views_are_the_eight_dihedral_transforms_and_combine():
@@ -148,11 +163,10 @@ def test_predict_refuses_a_folder_with_a_non_image_file(trained, synthetic_root,
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(DataError, match="holds file\\(s\\) that are not images.*notes.txt"):
         predict(str(trained / "checkpoints" / "best.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
-    with pytest.raises(DataError, match="checkpoint not found: .*nowhere.ckpt"):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*nowhere.ckpt"):
         predict(str(tmp_path / "nowhere.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
-    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}}}, tmp_path / "s.ckpt")
-    with pytest.raises(ConfigError, match="s.ckpt is a segmentation checkpoint.*predict_masks.py"):
-        predict(str(tmp_path / "s.ckpt"), str(tmp_path), str(tmp_path / "p.csv"))
+    with pytest.raises(CheckpointError, match="s.ckpt is a segmentation checkpoint.*predict_masks.py"):
+        predict(str(segmentation_checkpoint(tmp_path / "s.ckpt")), str(tmp_path), str(tmp_path / "p.csv"))
 
 
 def test_summary_cli_sorts_and_chooses_metrics(tmp_path, capsys):
@@ -166,8 +180,8 @@ def test_summary_cli_sorts_and_chooses_metrics(tmp_path, capsys):
     assert table.columns.tolist() == ["job", "loss", "status", "balanced_acc", "acc"]
     assert table.loss.tolist() == ["focal", "ce"]
     assert "focal" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="cannot sort by 'auroc_macro'"):
-        summary.main([str(tmp_path), "--sort", "auroc_macro"])
+    assert user_error(capsys, summary.main, [str(tmp_path), "--sort", "auroc_macro"]).startswith(
+        "error: --sort: cannot sort by 'auroc_macro'")
 
 
 def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
@@ -178,10 +192,9 @@ def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
     assert parity["image_size"] == 32 and parity["max_abs_diff"] == diffs
 
 
-def test_export_refuses_a_segmentation_checkpoint(tmp_path):
-    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}}}, tmp_path / "s.ckpt")
-    with pytest.raises(SystemExit, match="error: .*s.ckpt is a segmentation checkpoint"):
-        export_main([str(tmp_path / "s.ckpt"), "--out", str(tmp_path)])
+def test_export_refuses_a_segmentation_checkpoint(tmp_path, capsys):
+    message = user_error(capsys, export_main, [str(segmentation_checkpoint(tmp_path / "s.ckpt")), "--out", str(tmp_path)])
+    assert re.match("error: .*s.ckpt is a segmentation checkpoint", message)
 
 
 def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path):
@@ -213,8 +226,8 @@ def test_benchmark_prints_the_table_and_refuses_an_unknown_backbone(capsys):
     model = benchmark.build("timm_test")
     assert table["params (M)"][0] == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
     assert table["GFLOPs"][0] > 0 and table["img/s (batch 1)"][0] > 0
-    with pytest.raises(SystemExit, match="error: backbone=nosuchnet: no .*nosuchnet.yaml; options: .*resnet50"):
-        benchmark.main(["nosuchnet"])
+    assert re.match("error: backbone=nosuchnet: no .*nosuchnet.yaml; options: .*resnet50",
+                    user_error(capsys, benchmark.main, ["nosuchnet"]))
 
 
 def test_wandb_runs_of_a_sweep_share_the_sweep_directory_as_group(tmp_path):

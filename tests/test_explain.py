@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from skinlight.errors import ConfigError, DataError
-from skinlight.evaluation.ensemble import load_classifier
+from skinlight.errors import CheckpointError, ConfigError
+from skinlight.inference.ensemble import load_classifier
 from skinlight.evaluation.explain import attention_maps, choose_cases, explain, grad_cams
 from skinlight.models.heads import SoftAttentionHead
-from test_eval import EVAL_DATA, _compose
+from test_eval import EVAL_DATA, _compose, segmentation_checkpoint
 from test_isic2018_task3 import tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def test_choose_cases_takes_confident_mistakes_and_correct_ones_of_every_class()
 
 def test_grad_cam_is_computed_on_the_feature_map_the_head_reads(tmp_path):
     model = load_classifier(tiny_checkpoint(tmp_path / "m.ckpt")).eval()
-    images = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))  # a 4 x 4 feature map
+    images = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))  # a 4 x 4 feature map
     cams = grad_cams(model, images, None, [3, 5])
     for k, target in enumerate((3, 5)):  # the Grad-CAM formula by hand: ReLU(sum_c mean(dy/dA_c) A_c)
         fmap = model.feature_map(images[k:k + 1]).detach().requires_grad_(True)
@@ -75,11 +75,10 @@ def test_explain_refuses_bad_input(tmp_path, synthetic_root):
     def run(*overrides):
         return explain(_compose("explain", [*EVAL_DATA, *overrides], tmp_path, synthetic_root), tmp_path)
 
-    with pytest.raises(DataError, match="checkpoint not found: .*nowhere.ckpt"):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*nowhere.ckpt"):
         run(f"ckpt_path={tmp_path / 'nowhere.ckpt'}")
-    torch.save({"hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}}}, tmp_path / "seg.ckpt")
-    with pytest.raises(ConfigError, match="seg.ckpt is a segmentation checkpoint"):
-        run(f"ckpt_path={tmp_path / 'seg.ckpt'}")
+    with pytest.raises(CheckpointError, match="seg.ckpt is a segmentation checkpoint"):
+        run(f"ckpt_path={segmentation_checkpoint(tmp_path / 'seg.ckpt')}")
     ckpt = tiny_checkpoint(tmp_path / "m.ckpt")
     with pytest.raises(ConfigError, match="n=0: give the number of images"):
         run(f"ckpt_path={ckpt}", "n=0")
@@ -91,5 +90,5 @@ def test_explain_refuses_bad_input(tmp_path, synthetic_root):
 def test_explain_cli_reports_a_missing_checkpoint_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "explain.py", f"ckpt_path={tmp_path / 'no.ckpt'}",
                              f"hydra.run.dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == \
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == \
         f"error: checkpoint not found: {tmp_path / 'no.ckpt'}"

@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from skinlight.checkpoints import load_checkpoint
+from skinlight.data.metadata import MetadataEncoder
 from skinlight.errors import SkinlightError
 from skinlight.models.classifier import Classifier
 from skinlight.models.fusion import GessertFusion, MetadataDropout
@@ -21,8 +23,8 @@ def test_every_head_combines_with_every_metadata_branch(head, meta):
     torch.manual_seed(0)
     fusion, branch_width = METAS[meta]
     model = Classifier(backbone={"name": "test_resnet"}, head={"_target_": f"skinlight.models.heads.{HEADS[head]}"},
-                       loss={"_target_": "skinlight.losses.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
-                       class_names=CLASSES, meta_dim=20,
+                       loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
+                       class_names=CLASSES, metadata=MetadataEncoder().state(),
                        meta={"_target_": f"skinlight.models.fusion.{fusion}"} if fusion else None).eval()
     image, meta_a, meta_b = torch.randn(2, 3, 64, 64), torch.randn(2, 20), torch.randn(2, 20)
     logits = model(image, meta_a)
@@ -60,8 +62,8 @@ def test_metadata_branch_without_metadata_stops_at_start_up(make_cfg, meta, tmp_
 
 def test_forward_without_metadata_names_the_missing_input():
     model = Classifier(backbone={"name": "test_resnet"}, head={"_target_": "skinlight.models.heads.LinearHead"},
-                       loss={"_target_": "skinlight.losses.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
-                       class_names=CLASSES, meta_dim=20, meta={"_target_": "skinlight.models.fusion.NguyenFusion"})
+                       loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
+                       class_names=CLASSES, metadata=MetadataEncoder().state(), meta={"_target_": "skinlight.models.fusion.NguyenFusion"})
     with pytest.raises(ValueError, match=r"fuses patient metadata \(meta=nguyen\): pass the metadata vector"):
         model(torch.randn(2, 3, 32, 32))
 
@@ -74,11 +76,11 @@ def test_trained_checkpoint_with_attention_tap_and_metadata_reloads(make_cfg):
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["meta"]["_target_"] == "skinlight.models.fusion.GessertFusion"
     assert ckpt["hyper_parameters"]["features_at"] == "layer3"
-    model = Classifier.from_checkpoint(path).eval()
+    model = load_checkpoint(path).eval()
     state = model.state_dict()
     assert state.keys() == ckpt["state_dict"].keys()
     assert all(torch.equal(state[k], v) for k, v in ckpt["state_dict"].items())
-    assert model(torch.randn(2, 3, 64, 64), torch.randn(2, model.hparams.meta_dim)).shape == (2, 7)
+    assert model(torch.randn(2, 3, 64, 64), torch.randn(2, model.hparams.metadata["dim"])).shape == (2, 7)
 
 
 @pytest.mark.slow
@@ -88,7 +90,7 @@ def test_metadata_beats_image_only_on_synthetic_data(make_cfg, tmp_path):
     The synthetic generator draws 15 % of mel as nv and 15 % of akiec as bkl while their metadata
     (age, sex, site) keep the true class, so the metadata carries information the images lack.
     """
-    from skinlight.data.synthetic import generate_ham10000
+    from skinlight.synthetic.ham10000 import generate_ham10000
 
     root = tmp_path / "ham"
     generate_ham10000(root, num_lesions=600, seed=0, image_size=(160, 120), workers=2)

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from skinlight.data.dataset import load_rgb
-from skinlight.data.ham10000 import CLASSES, read_ham10000
+from skinlight.data.layouts.images import load_rgb
+from skinlight.data.layouts.ham10000 import CLASSES, read_ham10000
 from skinlight.errors import DataError
 
 

@@ -14,11 +14,13 @@ import torch
 import yaml
 
 from conftest import CONF_DIR
-from skinlight.data.ham10000 import CLASSES
-from skinlight.data.isic2018_task3 import (ONE_HOT, ISIC2018Task3DataModule, generate_isic2018_task3,
-                                           read_isic2018_task3)
+from skinlight.data.layouts.ham10000 import CLASSES
+from skinlight.data.classification import ISIC2018Task3DataModule
+from skinlight.data.layouts.isic2018_task3 import ONE_HOT, read_isic2018_task3
+from skinlight.synthetic.isic2018_task3 import generate_isic2018_task3
 from skinlight.errors import ConfigError, DataError
-from skinlight.evaluation.evaluate import compute_metrics, evaluate, training_age_stats
+from skinlight.data.metadata import MetadataEncoder
+from skinlight.evaluation.evaluate import compute_metrics, evaluate
 from skinlight.models.classifier import Classifier
 from test_eval import _compose
 
@@ -30,12 +32,17 @@ def _option(group: str, name: str) -> dict:
     return yaml.safe_load((Path(CONF_DIR) / group / f"{name}.yaml").read_text())
 
 
-def tiny_checkpoint(path: Path, head: str = "linear", meta_dim: int = 0) -> Path:
-    """A randomly initialised timm_test classifier saved as a Lightning checkpoint (gessert fusion if meta_dim)."""
+TRAINED_ON = {"config": {"_target_": "skinlight.data.classification.ISICBinaryDataModule", "root": "/elsewhere",
+                         "image_size": 32, "resize": "squash"}, "root": "/elsewhere", "split_sha256": "", "images": {}}
+
+
+def tiny_checkpoint(path: Path, head: str = "linear", metadata: dict | None = None) -> Path:
+    """A randomly initialised timm_test classifier (32 px, "trained" on another dataset) saved as a skinlight
+    checkpoint; with `metadata` (a fitted encoding) it fuses metadata (gessert)."""
     L.seed_everything(0)
     model = Classifier(_option("backbone", "timm_test"), _option("head", head), _option("loss", "ce"),
-                       _option("optimizer", "adam"), list(CLASSES), meta_dim=meta_dim,
-                       meta=_option("meta", "gessert") if meta_dim else None)
+                       _option("optimizer", "adam"), list(CLASSES), metadata=metadata,
+                       meta=_option("meta", "gessert") if metadata else None, image_size=32, data=TRAINED_ON)
     trainer = L.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu", enable_progress_bar=False,
                         enable_model_summary=False)
     trainer.strategy.connect(model)
@@ -121,25 +128,19 @@ def test_eval_on_the_task3_layout_writes_metrics(task3_root, tmp_path):
         assert table.columns[-1] == "balanced_acc" and (out / "report" / "confusion_matrix.png").is_file()
 
 
-def test_metadata_models_standardise_ages_with_their_training_split(task3_root, tmp_path, synthetic_root):
-    ckpt = tiny_checkpoint(tmp_path / "run" / "checkpoints" / "best.ckpt", meta_dim=20)
-    args = [*TASK3, f"ckpt_path={ckpt}", f"data.metadata_csv={META_CSV}"]
-    with pytest.raises(ConfigError, match="fuses metadata.*set data.age_mean and data.age_std"):
-        evaluate(_compose("eval", args, tmp_path / "a", task3_root), tmp_path / "a")
-    run = ckpt.parent.parent  # a training run: split.csv and the config's data.root
-    ham = pd.read_csv(synthetic_root / "HAM10000_metadata.csv")
-    pd.DataFrame({"image_id": ham.image_id, "split": np.where(np.arange(len(ham)) % 2, "train", "test")}).to_csv(
-        run / "split.csv", index=False)
-    (run / ".hydra").mkdir()
-    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"data": {"root": str(synthetic_root)}}))
-    train_ages = ham.age[np.arange(len(ham)) % 2 == 1]
-    assert training_age_stats(ckpt) == pytest.approx((train_ages.mean(), train_ages.std()))
-    evaluate(_compose("eval", args, tmp_path / "b", task3_root), tmp_path / "b")
-    dm = ISIC2018Task3DataModule(str(task3_root), metadata_csv=META_CSV, image_size=32, num_workers=0,
-                                 age_mean=train_ages.mean(), age_std=train_ages.std())
+def test_metadata_models_standardise_ages_with_the_encoding_their_checkpoint_holds(task3_root, tmp_path):
+    encoding = MetadataEncoder().state() | {"age_mean": 51.5, "age_std": 9.25}
+    ckpt = tiny_checkpoint(tmp_path / "run" / "checkpoints" / "best.ckpt", metadata=encoding)
+    evaluate(_compose("eval", [*TASK3, f"ckpt_path={ckpt}", f"data.metadata_csv={META_CSV}"], tmp_path / "b", task3_root),
+             tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["test/balanced_acc"] >= 0
+    with pytest.raises(ConfigError, match="no training split to fit the metadata encoding on"):
+        ISIC2018Task3DataModule(str(task3_root), metadata_csv=META_CSV, image_size=32).setup("test")
+    dm = ISIC2018Task3DataModule(str(task3_root), metadata_csv=META_CSV, image_size=32, num_workers=0, metadata=encoding)
     dm.setup("test")
     ages = dm.table.age[dm.table.split == "test"].to_numpy()
     meta = dm.datasets["test"].meta
     known = ~np.isnan(ages)
-    assert np.allclose(meta[known, 0], (ages[known] - train_ages.mean()) / train_ages.std(), atol=1e-5)
+    assert known.any() and (~known).any()
+    assert np.allclose(meta[known, 0], (ages[known] - 51.5) / 9.25, atol=1e-5)
     assert (meta[~known, 1] == 1).all()  # the missing-age flag

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from skinlight.errors import ConfigError
-from skinlight.losses import CrossEntropy, FocalLoss, balanced_class_weights
+from skinlight.losses.classification import CrossEntropy, FocalLoss, balanced_class_weights
 
 torch.manual_seed(0)
 LOGITS, TARGET = torch.randn(64, 7), torch.randint(0, 7, (64,))

@@ -96,3 +96,41 @@ def test_ensemble_section_shows_the_table_eval_wrote(tmp_path, make_results):
     assert "| ens_5fold_flips_cls_a | 0.625 |" in section
     assert "ens_5fold_flips_cls_a (its table.md, written by eval.py):\n\n| model | balanced_acc |" in section
     assert "| ensemble + TTA (flips) | 0.6250 |" in section
+
+
+def write_sweep(runs: Path, name: str, jobs: list[tuple[list[str], dict | None]]) -> Path:
+    """A folder recorded by results/record.sh for a -m sweep: one job folder per (overrides, metrics)."""
+    sweep = write_run(runs, name, None)
+    (sweep / "command.txt").write_text(f"python train.py -m seed=7 hydra.sweep.dir=results/runs/{name}\n")
+    (sweep / "summary.csv").write_text("job,status\n")
+    for number, (overrides, metrics) in enumerate(jobs):
+        job = sweep / str(number)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+        if metrics is not None:
+            (job / "metrics.json").write_text(json.dumps(metrics))
+    return sweep
+
+
+def test_sweep_jobs_are_rows_of_their_folders_section(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_a", cls_metrics(0.5))
+    write_sweep(runs, "crop_cls_a", [(["loss=ce", "pipeline.dilation=0"], cls_metrics(0.25)),
+                                     (["loss=ce", "pipeline.dilation=16"], cls_metrics(0.75)),
+                                     (["loss=ce", "pipeline.dilation=32"], None)])
+    write_sweep(runs, "seed_cls_a", [(["seed=1"], cls_metrics(0.625)), (["seed=2"], cls_metrics(0.875))])
+
+    text = make_results.build(runs)
+
+    crop = text.split("## Crop-to-classify")[1].split("##")[0]
+    command = "`python train.py -m seed=7 hydra.sweep.dir=results/runs/crop_cls_a`"
+    assert "| cls_a (full image) | 0.500 |" in crop
+    assert "| crop_cls_a/0 (pipeline.dilation=0) | 0.250 | 0.800 | 0.500 | 0.900 | 0.250 | 10 min for 3 jobs | " \
+           f"{command} |" in crop
+    assert "| crop_cls_a/1 (pipeline.dilation=16) | 0.750 |" in crop
+    assert "By balanced accuracy: crop_cls_a/1 (pipeline.dilation=16) 0.750 > cls_a (full image) 0.500 > " \
+           "crop_cls_a/0 (pipeline.dilation=0) 0.250." in crop
+    assert f"crop_cls_a/2 (pipeline.dilation=32): no metrics.json (exit code 0); {command}" in crop
+    assert "cls_a over 3 seeds: balanced accuracy mean 0.667, standard deviation 0.191, range 0.500-0.875." in text
+    assert f"Best classifier by test balanced accuracy: seed_cls_a/1 (seed=2) (0.875); its checkpoint on the machine " \
+           f"that trained it: `{runs}/seed_cls_a/1/checkpoints/best.ckpt`" in text

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from skinlight.metrics import classification_metrics
+from skinlight.metrics.classification import classification_metrics
 
 
 def test_metrics_on_known_inputs():

@@ -6,7 +6,6 @@ missing-age flag: test_datamodule.py), classes with too few lesions for a split 
 (test_splits.py), a full disk while writing the image cache (test_cache.py).
 """
 
-import pickle
 
 import lightning.pytorch as L
 import numpy as np
@@ -17,10 +16,10 @@ from PIL import Image
 
 from skinlight.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
 from skinlight.data.cache import ImageCache
-from skinlight.data.datamodule import HAM10000DataModule
-from skinlight.data.dataset import load_rgb
-from skinlight.errors import DataError
-from skinlight.models.classifier import Classifier
+from skinlight.data.classification import HAM10000DataModule
+from skinlight.data.layouts.images import load_rgb
+from skinlight.checkpoints import load_checkpoint
+from skinlight.errors import CheckpointError, DataError
 
 RGB = np.array([[[200, 30, 60], [10, 250, 90]]], dtype=np.uint8)  # one row, two pixels
 
@@ -91,8 +90,8 @@ class Payload:
 def test_checkpoint_with_pickled_code_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "executed"
     torch.save({"state_dict": {}, "hyper_parameters": {"backbone": Payload(marker)}}, tmp_path / "evil.ckpt")
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
-        Classifier.from_checkpoint(tmp_path / "evil.ckpt")
+    with pytest.raises(CheckpointError, match="evil.ckpt is not a checkpoint that torch.load reads safely"):
+        load_checkpoint(tmp_path / "evil.ckpt")
     assert not marker.exists()
 
 

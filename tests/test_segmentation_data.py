@@ -11,10 +11,12 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from PIL import Image
 
-from skinlight.data.dataset import build_transform
-from skinlight.data.segmentation import (HAM10000SegmentationDataModule, ISIC2018DataModule, PH2DataModule, read_isic2018,
-                                         read_mask, read_ph2)
-from skinlight.data.synthetic_segmentation import generate_isic2018, generate_ph2
+from skinlight.data.transforms import build_transform
+from skinlight.data.layouts.images import read_mask
+from skinlight.data.layouts.isic2018 import read_isic2018
+from skinlight.data.layouts.ph2 import read_ph2
+from skinlight.data.segmentation import HAM10000SegmentationDataModule, ISIC2018DataModule, PH2DataModule
+from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
 from skinlight.errors import DataError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -104,7 +106,7 @@ def test_ph2_masks_1bit_and_24bit_and_sizes(ph2_root):
 
 
 def test_ham10000_seg_reader_uses_the_classification_split(synthetic_root):
-    from skinlight.data.datamodule import HAM10000DataModule
+    from skinlight.data.classification import HAM10000DataModule
 
     seg = HAM10000SegmentationDataModule(synthetic_root, image_size=32, num_workers=0, split_seed=3)
     cls = HAM10000DataModule(synthetic_root, image_size=32, num_workers=0, split_seed=3, use_metadata=False)
@@ -170,7 +172,7 @@ def test_joint_augmentation_keeps_image_and_mask_aligned(experiment):
         mask[y:y + 30, x:x + 20] = 1
         mask[y + 20:y + 30, x:x + 45] = 1  # an L: not symmetric under flips or rotations
         image[mask == 1] = 255
-        transform = build_transform(64, (0, 0, 0), (1, 1, 1), augmentation, seed=seed)
+        transform = build_transform(64, augmentation, seed=seed)
         out = transform(image=image, mask=mask)
         bright, lesion = out["image"].mean(0) > 0.5, out["mask"] == 1
         assert (bright == lesion).float().mean() > 0.97, f"seed {seed}: image and mask disagree"
@@ -184,7 +186,7 @@ def test_synthetic_writers_are_deterministic(tmp_path):
     generate_isic2018(tmp_path / "b", (2, 1, 1), seed=5, image_size=(64, 48), workers=2)
     for name in ("ISIC2018_Task1-2_Test_Input/ISIC_0000003.jpg", "ISIC2018_Task1_Training_GroundTruth/ISIC_0000001_segmentation.png"):
         assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / name)), np.asarray(Image.open(tmp_path / "b" / name)))
-    with pytest.raises(ValueError, match="not empty"):
+    with pytest.raises(DataError, match="not empty"):
         generate_isic2018(tmp_path / "a", (2, 1, 1))
 
 

@@ -8,8 +8,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from skinlight.errors import ConfigError
-from skinlight.segmentation_losses import WeightedSum
-from skinlight.segmentation_metrics import SegmentationScores
+from skinlight.losses.segmentation import WeightedSum
+from skinlight.metrics.segmentation import SegmentationScores
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 

@@ -11,11 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from skinlight.data.synthetic_segmentation import generate_isic2018
+from skinlight.synthetic.segmentation import generate_isic2018
 from skinlight.errors import ConfigError
 from skinlight.models import segmenter
 from skinlight.models.segmenter import Segmenter
-from skinlight.predict import run_prediction
+from skinlight.checkpoints import load_checkpoint
+from skinlight.inference.segment import predict_masks, run_prediction
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +78,9 @@ def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
     ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["net"]["encoder_name"] == "resnet18"
     assert ckpt["hyper_parameters"]["image_size"] == 32
-    model = Segmenter.from_checkpoint(run_dir / "checkpoints" / "best.ckpt")
-    masks = model.predict_masks([np.zeros((45, 70, 3), np.uint8), np.full((20, 30, 3), 200, np.uint8)])
+    model = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    assert isinstance(model, Segmenter)
+    masks = predict_masks(model, [np.zeros((45, 70, 3), np.uint8), np.full((20, 30, 3), 200, np.uint8)])
     assert [m.shape for m in masks] == [(45, 70), (20, 30)] and masks[0].dtype == bool
 
     out = tmp_path / "masks"
@@ -97,10 +99,12 @@ CLASSIFIER = ("model=classifier", "backbone=timm_test")
 
 
 @pytest.mark.parametrize("overrides, model, message", [
-    (["loss=ce"], FAST_MODEL, "loss=ce is for classification but model=unet does segmentation: use loss=dice|jaccard"),
+    (["loss=ce"], FAST_MODEL, "loss=ce is for classification but model=unet does segmentation: use "
+                              "loss=bce|bce_dice|dice|jaccard|seg_focal, or model=classifier|resnet50"),
     (["data=synthetic"], FAST_MODEL, "data=synthetic is for classification but model=unet does segmentation: "
-                                     "use data=isic2018"),
-    ([], CLASSIFIER, "data=isic2018 is for segmentation but model=classifier does classification: use data=synthetic"),
+                                     "use data=ham10000_seg|isic2018|ph2, or model=classifier|resnet50"),
+    ([], CLASSIFIER, "data=isic2018 is for segmentation but model=classifier does classification: use "
+                     "data=ham10000|isic2018_task3|isic_binary|synthetic, or model=deeplabv3plus|unet|unet_elgohary"),
     (["data=ham10000", "loss=dice"], CLASSIFIER, "loss=dice is for segmentation but model=classifier"),
     (["model.net.encoder_name=resnet5O"], FAST_MODEL, "model.net.encoder_name='resnet5O' is not an smp encoder"),
     (["data.image_size=40"], FAST_MODEL, "data.image_size=40 must be a multiple of 32"),
@@ -124,7 +128,7 @@ def test_missing_hub_weights_fail_fast_in_one_line(seg_cfg, monkeypatch):
 def test_cli_predict_masks_says_what_is_wrong(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "predict_masks.py"), f"ckpt_path={tmp_path / 'none.ckpt'}",
                           f"input={tmp_path}"], cwd=tmp_path, capture_output=True, text=True)
-    assert out.returncode != 0 and f"error: checkpoint not found: {tmp_path / 'none.ckpt'}" in out.stderr
+    assert out.returncode == 2 and f"error: checkpoint not found: {tmp_path / 'none.ckpt'}" in out.stderr
 
 
 def _shared(*parts: str) -> Path:

@@ -13,7 +13,7 @@ CLASSES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 
 def _classifier(backbone: str, **kwargs) -> Classifier:
     return Classifier(backbone={"name": backbone}, head={"_target_": "skinlight.models.heads.SoftAttentionHead"},
-                      loss={"_target_": "skinlight.losses.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
+                      loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
                       class_names=CLASSES, **kwargs).eval()
 
 

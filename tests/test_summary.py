@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from skinlight.data.datamodule import HAM10000DataModule
+from skinlight.data.classification import HAM10000DataModule
 from skinlight.errors import DataError
 from skinlight.evaluation import baselines
 from skinlight.evaluation.summary import summarize

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
+from skinlight.checkpoints import load_checkpoint
 from skinlight.errors import SkinlightError
-from skinlight.models.classifier import Classifier
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def test_run_writes_the_run_directory_contract(make_cfg):
     for name in ("best.ckpt", "last.ckpt"):
         ckpt = torch.load(run_dir / "checkpoints" / name, map_location="cpu", weights_only=True)
         assert ckpt["hyper_parameters"]["backbone"]["name"] == "test_resnet"
-    model = Classifier.from_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    model = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
     assert model.hparams.class_names == classes
 
 

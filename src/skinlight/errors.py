@@ -1,5 +1,6 @@
 """The one exception type a user sees: a clear message naming the file, row or config key."""
 
+import sys
 from contextlib import contextmanager
 
 
@@ -15,10 +16,19 @@ class ConfigError(SkinlightError):
     """A configuration key or combination that cannot work."""
 
 
+class CheckpointError(SkinlightError):
+    """A file given as a checkpoint that is missing, unreadable, not skinlight's or of the other task."""
+
+
+USER_ERROR_EXIT_CODE = 2
+
+
 @contextmanager
 def exit_on_user_error():
-    """For a command-line entry point: a SkinlightError ends the program with its one-line message."""
+    """For a command-line entry point: a SkinlightError ends the program with `error: <message>` on
+    stderr and exit code 2, without a traceback."""
     try:
         yield
     except SkinlightError as e:
-        raise SystemExit(f"error: {e}") from None
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None

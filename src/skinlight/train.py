@@ -1,47 +1,42 @@
 """run(cfg): the one orchestration function behind `python train.py`, for every task.
 
-seed -> task (the model group decides) -> datamodule -> task module -> trainer (callbacks, loggers)
--> fit -> test with the best checkpoint -> split.csv, metrics.json, report/ in the run directory
--> the test metrics. A `Task` holds the little that differs between classification and
-segmentation: the input normalisation, the model's own arguments, the report, the headline metrics.
+seed -> datamodule (one instantiate of cfg.data) -> model (one instantiate of cfg.model, plus what the
+data taught it) -> trainer (callbacks, loggers) -> fit -> test with the best checkpoint -> split.csv,
+metrics.json, report/ in the run directory -> the test metrics. The task is declared by the classes
+themselves (their TASK): the model's, the data's and the loss's must agree.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as L
 import torch
-from lightning.pytorch.accelerators import CUDAAccelerator
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import get_class
 from hydra.utils import instantiate as _hydra_instantiate
+from lightning.pytorch.accelerators import CUDAAccelerator
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from skinlight.callbacks import ChannelsLast
-from skinlight.data.segmentation import SegmentationDataModule
 from skinlight.errors import ConfigError, SkinlightError
-from skinlight.evaluation.report import write_classification_report
-from skinlight.evaluation.segmentation_report import write_segmentation_report
 from skinlight.loggers import finish_loggers
-from skinlight.models import segmenter
-from skinlight.models.backbones import normalization
-from skinlight.run_info import write_run_info
-from skinlight.segmentation_losses import SEGMENTATION_LOSS_MODULES
+from skinlight.reports.classification import write_classification_report
+from skinlight.reports.segmentation import write_segmentation_report
+from skinlight.rundir import RunDir, write_run_info
 
 log = logging.getLogger(__name__)
+HEADLINE = {"classification": ("test/balanced_acc", "test/acc"),
+            "segmentation": ("test/dice", "test/iou", "test/thresholded_jaccard")}
 
 
-def _plain(cfg) -> dict:
+def _plain(cfg) -> dict | None:
     return OmegaConf.to_container(cfg, resolve=True) if cfg is not None else None
 
 
@@ -58,77 +53,65 @@ def instantiate(config, *args, **kwargs):
         raise
 
 
-def _classification_report(out_dir: Path, model, datamodule, metrics: dict) -> None:
-    outputs = model.test_outputs
-    write_classification_report(out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes,
-                                metrics)
+def _declared_task(target: str) -> str | None:
+    return getattr(get_class(target), "TASK", None) or None
 
 
-def _segmentation_report(out_dir: Path, model, datamodule, metrics: dict) -> None:
-    write_segmentation_report(out_dir, model, datamodule.table[datamodule.table["split"] == "test"])
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    check: Callable  # cfg -> None: start-up checks of the model config (before any data is read)
-    normalization: Callable  # cfg -> (mean, std) of the model's input
-    model_args: Callable  # (cfg, datamodule) -> the model's arguments besides loss, optimizer, scheduler
-    write_report: Callable  # (report dir, tested model, datamodule, metrics) -> None
-    headline: tuple[str, ...]  # logged at the end of a run
-    options: dict[str, str]  # group -> the options that fit this task (for error messages)
-    loss_modules: tuple[str, ...]  # where this task's own losses live
-
-
-TASKS = {
-    "classification": Task(
-        "classification", lambda cfg: None, lambda cfg: normalization(cfg.backbone.name),
-        lambda cfg, dm: dict(backbone=_plain(cfg.backbone), head=_plain(cfg.head), class_names=list(dm.classes),
-                             class_counts=dm.class_counts, meta_dim=dm.meta_dim),
-        _classification_report, ("test/balanced_acc", "test/acc"),
-        {"model": "classifier|resnet50", "data": "synthetic|ham10000|isic_binary", "loss": "ce|weighted_ce|focal"},
-        ("skinlight.losses",)),
-    "segmentation": Task(
-        "segmentation", lambda cfg: segmenter.check_network(_plain(cfg.model.net)),
-        lambda cfg: segmenter.normalization(_plain(cfg.model.net)),
-        lambda cfg, dm: dict(image_size=dm.image_size, mean=list(dm.mean), std=list(dm.std)),
-        _segmentation_report, ("test/dice", "test/iou", "test/thresholded_jaccard"),
-        {"model": "unet|deeplabv3plus|unet_elgohary", "data": "isic2018|ph2|ham10000_seg",
-         "loss": "dice|jaccard|bce|bce_dice|seg_focal"},
-        SEGMENTATION_LOSS_MODULES),
-}
-
-
-def _chosen(cfg: DictConfig, group: str) -> str:
+def _chosen(group: str, cfg_node) -> str:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    return f"{group}={choices[group]}" if choices.get(group) else f"{group}._target_={cfg[group]._target_}"
+    return f"{group}={choices[group]}" if choices.get(group) else f"{group}._target_={cfg_node._target_}"
 
 
-def task_of(cfg: DictConfig) -> Task:
-    """The model group's task; data or a loss made for the other task stops here, saying what to change."""
-    name = "segmentation" if issubclass(get_class(cfg.model._target_), segmenter.Segmenter) else "classification"
-    other = next(t for t in TASKS if t != name)
-    data_task = "segmentation" if issubclass(get_class(cfg.data._target_), SegmentationDataModule) else "classification"
-    if data_task != name or cfg.loss._target_.startswith(tuple(m + "." for m in TASKS[other].loss_modules)):
-        group = "data" if data_task != name else "loss"
-        raise ConfigError(f"{_chosen(cfg, group)} is for {other} but {_chosen(cfg, 'model')} does {name}: "
-                          f"use {group}={TASKS[name].options[group]}, or model={TASKS[other].options['model']}")
-    if name == "segmentation" and cfg.get("pipeline"):
-        raise ConfigError(f"{_chosen(cfg, 'pipeline')} derives images for a classifier but {_chosen(cfg, 'model')} "
-                          "does segmentation: use pipeline=none")
-    return TASKS[name]
+def options_for(group: str, task: str) -> list[str]:
+    """The options of a config group whose class declares `task` (read from conf/<group>/*.yaml), for messages."""
+    if not HydraConfig.initialized():
+        return []
+    found = []
+    for source in HydraConfig.get().runtime.config_sources:
+        if source.provider != "main" or source.schema != "file":
+            continue
+        for path in sorted(Path(source.path, group).glob("*.yaml")):
+            node = OmegaConf.load(path)  # a group option's own file: its _target_ (or its package's, for _global_)
+            target = node.get("_target_") or OmegaConf.select(node, f"{group}._target_")
+            parent = next((d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_"), None)
+            if target is None and parent and (path.parent / f"{parent.split('@')[0]}.yaml").is_file():
+                parent_node = OmegaConf.load(path.parent / f"{parent.split('@')[0]}.yaml")
+                target = parent_node.get("_target_") or OmegaConf.select(parent_node, f"{group}._target_")
+            try:
+                declared = _declared_task(target) if target else None
+            except Exception:  # a class that cannot be imported here is no option to suggest
+                declared = None
+            if declared == task:
+                found.append(path.stem)
+    return found
+
+
+def check_task(cfg: DictConfig) -> str:
+    """The model's task; data or a loss made for another task stops here, saying what to change."""
+    task = _declared_task(cfg.model._target_)
+    if task is None:
+        raise ConfigError(f"model._target_={cfg.model._target_} declares no TASK: use a skinlight module "
+                          "(model=classifier, resnet50, unet, ...)")
+    for group, node in (("data", cfg.data), ("loss", cfg.model.loss)):
+        other = _declared_task(node._target_)
+        if other is not None and other != task:
+            fitting = "|".join(options_for(group, task)) or f"a {task} {group}"
+            models = "|".join(options_for("model", other)) or f"a {other} model"
+            raise ConfigError(f"{_chosen(group, node)} is for {other} but {_chosen('model', cfg.model)} does {task}: "
+                              f"use {group}={fitting}, or model={models}")
+    return task
 
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
-    mean, std = task_of(cfg).normalization(cfg)
-    augmentation = instantiate(cfg.augmentation.train) if cfg.get("augmentation") else []
-    return instantiate(cfg.data, mean=mean, std=std, augmentation=augmentation, _convert_="all")
+    """cfg.data, with its parts (augmentation, sampler, pipeline) interpolated in, as one instantiate."""
+    return instantiate(cfg.data, _convert_="all")
 
 
 def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
-    return instantiate(cfg.model, **task_of(cfg).model_args(cfg, datamodule), loss=_plain(cfg.loss),
-                       optimizer=_plain(cfg.optimizer), scheduler=_plain(cfg.scheduler) or None,
-                       _convert_="all", _recursive_=False)
+    """cfg.model names every part (backbone, head, meta, loss, optimizer, scheduler); the datamodule adds
+    what the data taught (class names and counts, the metadata encoding) and its fingerprint."""
+    data = {"config": _plain(cfg.data), **datamodule.fingerprint()}
+    return instantiate(cfg.model, **datamodule.model_inputs(), data=data, _convert_="all", _recursive_=False)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -142,11 +125,11 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return trainer
 
 
-def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: RunDir) -> str | None:
     """ckpt_path=last|best -> that checkpoint of this run directory; a checkpoint that is not there stops here."""
     if not ckpt_path:
         return None
-    path = run_dir / "checkpoints" / f"{ckpt_path}.ckpt" if ckpt_path in ("last", "best") else Path(ckpt_path)
+    path = run_dir.checkpoint(ckpt_path) if ckpt_path in ("last", "best") else Path(ckpt_path)
     if not path.is_file():
         hint = (" (to continue an interrupted run, point hydra.run.dir at its run directory)"
                 if ckpt_path in ("last", "best") else "")
@@ -198,23 +181,23 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     Under DDP every rank runs this; rank 0 alone writes files. Returns the test metrics; when
     `optimized_metric` is the monitored validation metric (hparams_search), also its best value.
     """
-    run_dir = Path(run_dir)
-    task = task_of(cfg)
-    task.check(cfg)
+    run_dir = RunDir(run_dir)
+    task = check_task(cfg)
+    get_class(cfg.model._target_).check_config(_plain(cfg.model))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     L.seed_everything(cfg.seed, workers=True)
     with ddp_launch_environment():
         trainer = build_trainer(cfg)
         if trainer.is_global_zero:
-            (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
-            OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
-            write_run_info(run_dir / "run_info.json", cfg.seed,
+            run_dir.config.parent.mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
+            OmegaConf.save(cfg, run_dir.config, resolve=True)
+            write_run_info(run_dir.run_info, cfg.seed,
                            list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [], ckpt_path)
         datamodule = build_datamodule(cfg)
         datamodule.prepare_data()
         datamodule.setup("fit")
         if trainer.is_global_zero:
-            datamodule.write_split(run_dir / "split.csv")
+            datamodule.write_split(run_dir.split)
         model = build_model(cfg, datamodule)
         trained = speed_options(cfg, trainer, model)
         try:
@@ -228,10 +211,20 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
             finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        task.write_report(run_dir / "report", model, datamodule, metrics)
-        log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in task.headline), run_dir)
+        run_dir.write_metrics(metrics)
+        write_report(task, run_dir.report, model, datamodule, metrics)
+        log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
     checkpoint = trainer.checkpoint_callback
     if checkpoint and checkpoint.best_model_score is not None and cfg.get("optimized_metric") == checkpoint.monitor:
         metrics[checkpoint.monitor] = float(checkpoint.best_model_score)  # the score that picked the checkpoint
     return metrics
+
+
+def write_report(task: str, out_dir: Path, model, datamodule, metrics: dict) -> None:
+    """report/ of a tested model: figures and tables of its test outputs."""
+    if task == "classification":
+        outputs = model.test_outputs
+        write_classification_report(out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes,
+                                    metrics)
+    else:
+        write_segmentation_report(out_dir, model, datamodule.table[datamodule.table["split"] == "test"])

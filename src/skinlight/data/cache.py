@@ -22,12 +22,12 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import albumentations as A
 import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
-from skinlight.data.dataset import load_rgb
+from skinlight.data.layouts.images import load_rgb
+from skinlight.data.transforms import resize_step
 from skinlight.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def decode(path, size: int, draft: bool) -> np.ndarray:
     With `draft`, JPEGs are decoded at the smallest DCT scale that keeps both sides >= size (PIL draft
     mode, the same decoding as the uncached loader).
     """
-    return A.Resize(size, size)(image=load_rgb(Path(path), size if draft else None))["image"]
+    return resize_step(size)(image=load_rgb(Path(path), size if draft else None))["image"]
 
 
 class ImageCache:

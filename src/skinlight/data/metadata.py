@@ -12,6 +12,7 @@ import pandas as pd
 from skinlight.errors import DataError
 
 SEXES = ("male", "female", "unknown")
+META_COLUMNS = ("age", "sex", "localization")  # the table columns the encoder reads
 CONFIG_KEYS = {"sex": "data.meta_sexes", "localization": "data.meta_sites"}
 SITES = ("abdomen", "acral", "back", "chest", "ear", "face", "foot", "genital", "hand",
          "lower extremity", "neck", "scalp", "trunk", "upper extremity", "unknown")
@@ -32,6 +33,18 @@ class MetadataEncoder:
     def feature_names(self) -> list[str]:
         return ["age", "age_missing", *(f"sex_{s}" for s in self.sexes), *(f"site_{s}" for s in self.sites)]
 
+    def state(self) -> dict:
+        """The fitted encoding as plain values (stored in checkpoints): age mean/std, the vocabularies, the width."""
+        return {"age_mean": self.age_mean, "age_std": self.age_std, "sexes": list(self.sexes), "sites": list(self.sites),
+                "dim": self.dim}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "MetadataEncoder":
+        """The encoder a training run fitted (see state())."""
+        encoder = cls(state["sexes"], state["sites"])
+        encoder.age_mean, encoder.age_std = float(state["age_mean"]), float(state["age_std"])
+        return encoder
+
     def fit(self, train: pd.DataFrame) -> "MetadataEncoder":
         ages = pd.to_numeric(train["age"], errors="coerce").dropna()
         if len(ages):
@@ -48,7 +61,7 @@ class MetadataEncoder:
         return (values.to_numpy()[:, None] == np.array(vocabulary)[None, :]).astype(np.float32)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in ("age", "sex", "localization") if c not in df.columns]
+        missing = [c for c in META_COLUMNS if c not in df.columns]
         if missing:
             raise DataError(f"metadata column(s) {missing} not in the CSV; use data.use_metadata=false")
         age = pd.to_numeric(df["age"], errors="coerce")

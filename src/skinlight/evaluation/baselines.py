@@ -1,6 +1,6 @@
 """Trivial baselines on a run's own split: what a CNN must beat to mean anything.
 
-    python -m skinlight.evaluation.baselines outputs/<date>/<time>
+    skinlight-baselines outputs/<date>/<time>        (or python -m skinlight.evaluation.baselines)
 
 reads the run's split.csv and its data.root (from .hydra/config.yaml) and scores, on the test
 split, (1) the majority class of the train split and (2) a logistic regression on each image's
@@ -11,7 +11,6 @@ and writes report/baselines.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tabulate import tabulate
 
-from skinlight.data.dataset import load_rgb
-from skinlight.data.ham10000 import index_images
-from skinlight.errors import DataError
+from skinlight.data.layouts.images import load_rgb
+from skinlight.data.layouts.files import index_images
+from skinlight.errors import DataError, exit_on_user_error
+from skinlight.rundir import RunDir, write_json
 
 MEAN_RGB_DECODE_SIZE = 64  # mean colour barely depends on resolution; draft decoding is fast
 
@@ -42,11 +42,11 @@ def _scores(y_true, y_pred) -> dict:
 
 def run_baselines(run_dir: str | Path) -> dict:
     """Majority-class and mean-RGB logistic-regression scores on the test split of `run_dir`."""
-    run_dir = Path(run_dir)
-    split_csv, config = run_dir / "split.csv", run_dir / ".hydra" / "config.yaml"
+    run = RunDir(run_dir)
+    split_csv, config = run.split, run.config
     for f in (split_csv, config):
         if not f.is_file():
-            raise DataError(f"{f} not found: {run_dir} is not a finished training run directory")
+            raise DataError(f"{f} not found: {run.path} is not a finished training run directory")
     split = pd.read_csv(split_csv)
     root = Path(OmegaConf.load(config).data.root)
     paths = index_images(root, split.image_id)
@@ -63,20 +63,16 @@ def run_baselines(run_dir: str | Path) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m skinlight.evaluation.baselines", description=__doc__,
+    parser = argparse.ArgumentParser(prog="skinlight-baselines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a training run directory (holds split.csv and .hydra/)")
-    run_dir = Path(parser.parse_args(argv).run_dir)
-    try:
-        results = run_baselines(run_dir)
-    except DataError as e:
-        raise SystemExit(f"error: {e}") from None
-    metrics_file = run_dir / "metrics.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
+    run = RunDir(parser.parse_args(argv).run_dir)
+    with exit_on_user_error():
+        results = run_baselines(run.path)
+    metrics = run.read_metrics()
+    if metrics:
         results["this_run"] = {k: metrics[f"test/{k}"] for k in ("balanced_acc", "acc")}
-    (run_dir / "report").mkdir(exist_ok=True)
-    (run_dir / "report" / "baselines.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(run.report / "baselines.json", results)
     rows = [[name, r["balanced_acc"], r["acc"]] for name, r in results.items()]
     print(tabulate(rows, headers=["test split", "balanced_acc", "acc"], floatfmt=".4f"))
 

@@ -23,9 +23,9 @@ from omegaconf import OmegaConf
 from tabulate import tabulate
 from torch.utils.flop_counter import FlopCounterMode
 
-from skinlight.data.ham10000 import CLASSES
-from skinlight.errors import ConfigError, SkinlightError
-from skinlight.evaluation.tta import device_of
+from skinlight.data.layouts.ham10000 import CLASSES
+from skinlight.errors import ConfigError, exit_on_user_error
+from skinlight.devices import device_of
 from skinlight.models.classifier import Classifier
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
@@ -80,7 +80,7 @@ def benchmark(backbones, head: str = "linear", image_size: int | None = None, ba
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m skinlight.evaluation.benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="skinlight-benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("backbones", nargs="+", help="conf/backbone options, e.g. mobilenetv3 resnet50 densenet201")
     parser.add_argument("--head", default="linear", help="a conf/head option")
@@ -90,10 +90,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, ...")
     parser.add_argument("--out", type=Path, help="also write the table to this CSV")
     args = parser.parse_args(argv)
-    try:
+    with exit_on_user_error():
         table = benchmark(args.backbones, args.head, args.image_size, args.batch_sizes, args.repeats, args.device)
-    except SkinlightError as e:
-        raise SystemExit(f"error: {e}") from None
     print(f"device: {device_of(args.device)} ({torch.get_num_threads()} threads), timm {timm.__version__}")
     print(tabulate(table, headers="keys", showindex=False, floatfmt=".2f"))
     if args.out:

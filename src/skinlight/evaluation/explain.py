@@ -29,10 +29,12 @@ from pytorch_grad_cam.utils.image import show_cam_on_image  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from skinlight.devices import device_of  # noqa: E402
 from skinlight.errors import ConfigError  # noqa: E402
-from skinlight.evaluation.ensemble import load_classifier  # noqa: E402
-from skinlight.evaluation.evaluate import SPLITS, datamodule_for  # noqa: E402
-from skinlight.evaluation.tta import device_of, predict_probs  # noqa: E402
+from skinlight.evaluation.data import datamodule_for  # noqa: E402
+from skinlight.evaluation.evaluate import SPLITS  # noqa: E402
+from skinlight.inference.ensemble import load_classifier  # noqa: E402
+from skinlight.inference.tta import predict_probs  # noqa: E402
 from skinlight.models.heads import SoftAttentionHead  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ def explain(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     if not isinstance(cfg.n, int) or cfg.n < 1:
         raise ConfigError(f"n={cfg.n}: give the number of images to show (an integer >= 1)")
     model = load_classifier(cfg.ckpt_path).to(device_of(cfg.device)).eval()
-    datamodule = datamodule_for(cfg, model, Path(cfg.ckpt_path))
+    datamodule = datamodule_for(cfg, model, cfg.ckpt_path, cfg.split)
     rows = datamodule.table[datamodule.table.split == cfg.split].reset_index(drop=True)
     probs = predict_probs(model, getattr(datamodule, f"{cfg.split}_dataloader")(), description="classify")[0]
     labels = torch.tensor(rows.label.to_numpy())
@@ -128,8 +130,7 @@ def explain(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     predicted = probs[cases].argmax(1).tolist()
     cams = grad_cams(model, images, meta, predicted, cfg.method)
     attention = attention_maps(model, images, meta)
-    mean, std = torch.tensor(datamodule.mean)[:, None, None], torch.tensor(datamodule.std)[:, None, None]
-    shown = (images.cpu() * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    shown = images.cpu().clamp(0, 1).permute(0, 2, 3, 1).numpy().astype(np.float32)  # inputs are in [0, 1]
     classes = list(datamodule.classes)
     table = rows.loc[cases, ["image_id", "path"]].assign(
         label=[classes[labels[i]] for i in cases], prediction=[classes[p] for p in predicted],

@@ -1,9 +1,10 @@
 """Export a classification checkpoint for deployment: ONNX and TorchScript, with a parity check.
 
-    python -m skinlight.evaluation.export <checkpoint> [--out DIR] [--image-size N]
+    skinlight-export <checkpoint> [--out DIR] [--image-size N]     (or python -m skinlight.evaluation.export)
 
-writes DIR/model.onnx (run with onnxruntime) and DIR/model.ts (torch.jit), both mapping a
-normalised image batch (B, 3, N, N) to class probabilities (B, C), and checks each against the
+writes DIR/model.onnx (run with onnxruntime) and DIR/model.ts (torch.jit), both mapping an RGB
+image batch (B, 3, N, N) in [0, 1] (N: the checkpoint's input size; the model normalises) to class
+probabilities (B, C), and checks each against the
 PyTorch model on a batch: the max abs difference of probabilities must be below --atol (1e-4).
 """
 
@@ -17,9 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from skinlight.errors import ConfigError, SkinlightError
-from skinlight.evaluation.ensemble import load_classifier
-from skinlight.evaluation.prediction import checkpoint_image_size
+from skinlight.errors import ConfigError, SkinlightError, exit_on_user_error
+from skinlight.inference.ensemble import load_classifier
 
 PARITY_BATCH = 4
 
@@ -45,10 +45,10 @@ def export(ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = 
         raise ConfigError(f"{ckpt_path} fuses patient metadata (meta={classifier.fusion.option}); export takes "
                           "image-only models")
     model = Probabilities(classifier).eval()
-    size = image_size or checkpoint_image_size(Path(ckpt_path))
+    size = image_size or classifier.hparams.image_size
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    batch = torch.randn(PARITY_BATCH, 3, size, size, generator=torch.Generator().manual_seed(0))
+    batch = torch.rand(PARITY_BATCH, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model(batch).numpy()
         onnx_path, ts_path = out_dir / "model.onnx", out_dir / "model.ts"
@@ -73,18 +73,16 @@ def export(ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m skinlight.evaluation.export", description=__doc__,
+    parser = argparse.ArgumentParser(prog="skinlight-export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ckpt_path", help="a classification checkpoint (.ckpt)")
     parser.add_argument("--out", help="output folder (default: <checkpoint folder>/export)")
-    parser.add_argument("--image-size", type=int, help="input size (default: data.image_size of its run)")
+    parser.add_argument("--image-size", type=int, help="input size (default: the checkpoint's)")
     parser.add_argument("--atol", type=float, default=1e-4, help="parity tolerance on probabilities")
     args = parser.parse_args(argv)
     out = args.out or Path(args.ckpt_path).parent / "export"
-    try:
+    with exit_on_user_error():
         diffs = export(args.ckpt_path, out, args.image_size, args.atol)
-    except SkinlightError as e:
-        raise SystemExit(f"error: {e}") from None
     for name, diff in diffs.items():
         print(f"{name}: max abs difference of probabilities {diff:.2e} (< {args.atol:g}) -> {out}")
 

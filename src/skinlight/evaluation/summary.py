@@ -16,6 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
+from skinlight.errors import ConfigError, DataError, exit_on_user_error
+
 log = logging.getLogger(__name__)
 HEADLINE_METRICS = ("balanced_acc", "acc", "precision_macro", "recall_macro", "f1_macro", "top2_acc", "top3_acc",
                     "auroc_macro", "ece", "dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall")
@@ -75,24 +77,25 @@ class SweepSummaryCallback(Callback):
 
 
 def main(argv=None) -> None:
-    """`python -m skinlight.evaluation.summary SWEEP_DIR [--sort METRIC] [--metrics M ...]`."""
+    """`skinlight-summary SWEEP_DIR [--sort METRIC] [--metrics M ...]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m skinlight.evaluation.summary",
+    parser = argparse.ArgumentParser(prog="skinlight-summary",
                                      description="(Re)build summary.csv / summary.md of a multirun directory.")
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory (its jobs hold .hydra/)")
     parser.add_argument("--sort", metavar="METRIC", help="sort the jobs by this metric, best (highest) first")
     parser.add_argument("--metrics", nargs="+", metavar="METRIC", choices=HEADLINE_METRICS,
                         help=f"metric columns to keep (default: all found among {', '.join(HEADLINE_METRICS)})")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        raise SystemExit(f"error: {args.sweep_dir} is not a directory")
-    try:
-        table = summarize(args.sweep_dir, sort=args.sort, metrics=args.metrics)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
-    if table.empty:
-        raise SystemExit(f"error: no job folders (with .hydra/overrides.yaml) in {args.sweep_dir}")
+    with exit_on_user_error():
+        if not args.sweep_dir.is_dir():
+            raise DataError(f"{args.sweep_dir} is not a directory")
+        try:
+            table = summarize(args.sweep_dir, sort=args.sort, metrics=args.metrics)
+        except ValueError as e:  # summarize's refusal of a --sort metric that no job has
+            raise ConfigError(f"--sort: {e}") from None
+        if table.empty:
+            raise DataError(f"no job folders (with .hydra/overrides.yaml) in {args.sweep_dir}")
     print(table.to_markdown(index=False, floatfmt=".4f"))
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
-import socket
 from pathlib import Path
 
 import timm
@@ -19,9 +17,9 @@ from torch import nn
 
 from skinlight.errors import ConfigError
 from skinlight.models import paper_nets  # noqa: F401  registers the papers' own nets as timm models
+from skinlight.models.weights import IMAGENET_MEAN, IMAGENET_STD, ensure_hub_weights
 
 log = logging.getLogger(__name__)
-HUB_HOST = "huggingface.co"
 
 
 def _check_name(name: str) -> None:
@@ -35,7 +33,7 @@ def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     _check_name(name)
     cfg = timm.get_pretrained_cfg(name)
     if cfg is None:
-        return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        return IMAGENET_MEAN, IMAGENET_STD
     return tuple(cfg.mean), tuple(cfg.std)
 
 
@@ -45,19 +43,6 @@ def _hub_weights_cached(name: str) -> bool:
     repo = getattr(timm.get_pretrained_cfg(name), "hf_hub_id", None)
     return bool(repo) and any(isinstance(try_to_load_from_cache(repo, f), str)
                               for f in ("model.safetensors", "pytorch_model.bin"))
-
-
-def _ensure_hub_reachable(name: str) -> None:
-    """Fail fast, in one line, when pretrained weights can come neither from cache nor from the hub."""
-    if _hub_weights_cached(name):
-        return
-    how = f"use backbone.pretrained=false, or backbone.weights=/path/to/{name}.safetensors (timm-compatible)"
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ConfigError(f"pretrained weights for {name!r} are not cached and HF_HUB_OFFLINE=1: {how}")
-    try:
-        socket.create_connection((HUB_HOST, 443), timeout=3).close()
-    except OSError as e:
-        raise ConfigError(f"pretrained weights for {name!r} need {HUB_HOST}, which cannot be reached ({e}): {how}") from e
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -96,7 +81,8 @@ def create_backbone(name: str, pretrained: bool = False, weights: str | None = N
     _check_name(name)
     from_hub = pretrained and not weights and name not in efficientnet_lite.LITE_VARIANTS
     if from_hub:
-        _ensure_hub_reachable(name)
+        how = f"use backbone.pretrained=false, or backbone.weights=/path/to/{name}.safetensors (timm-compatible)"
+        ensure_hub_weights(repr(name), _hub_weights_cached(name), how)
     model = timm.create_model(name, pretrained=from_hub, num_classes=0, global_pool="", **timm_kwargs)
     if weights:
         load_weights(model, _read_state_dict(Path(weights)), f"backbone.weights={weights}")

@@ -1,12 +1,11 @@
 """The classification LightningModule: backbone -> head -> [metadata fusion] -> linear classifier.
 
-Hyper-parameters are plain config dicts (`_target_` + arguments), so checkpoints load with
-torch's weights_only=True anywhere skinlight is installed; the objects are built here.
+Hyper-parameters are plain config dicts (`_target_` + arguments) and values (skinlight.models.module),
+so checkpoints load with torch's weights_only=True anywhere; the objects are built here.
 """
 
 from __future__ import annotations
 
-import lightning.pytorch as L
 import torch
 from hydra.utils import instantiate
 from timm.models import create_feature_extractor
@@ -14,8 +13,9 @@ from torch import Tensor, nn
 
 from skinlight.errors import ConfigError
 from skinlight.distributed import gather_in_order
-from skinlight.metrics import classification_metrics
-from skinlight.models.backbones import create_backbone
+from skinlight.metrics.classification import classification_metrics
+from skinlight.models.backbones import create_backbone, normalization
+from skinlight.models.module import LesionModule
 
 
 def tap_backbone(backbone: nn.Module, at: int | str | None) -> tuple[nn.Module, int, int | str | None]:
@@ -51,19 +51,29 @@ def tap_backbone(backbone: nn.Module, at: int | str | None) -> tuple[nn.Module, 
     return cut.train(was_training), channels, at
 
 
-class Classifier(L.LightningModule):
+class Classifier(LesionModule):
     """Image classifier: backbone feature map -> head (image features) -> metadata fusion (meta=,
     optional) -> linear classifier. `features_at` is where the head reads the backbone (see
-    tap_backbone); `meta` a skinlight.models.fusion config, which needs meta_dim > 0."""
+    tap_backbone); `meta` a skinlight.models.fusion config, which needs the fitted metadata encoding
+    (`metadata`: skinlight.data.metadata.MetadataEncoder.state()). `mean`/`std` default to the
+    backbone's pretrained statistics; `data` is the fingerprint of the training data (its config,
+    root, split.csv hash, images per split)."""
+
+    TASK = "classification"
 
     def __init__(self, backbone: dict, head: dict, loss: dict, optimizer: dict, class_names: list[str],
                  class_counts: list[int] | None = None, scheduler: dict | None = None,
-                 monitor: str = "val/balanced_acc", meta_dim: int = 0, meta: dict | None = None,
-                 features_at: int | str | None = None):
+                 monitor: str = "val/balanced_acc", meta: dict | None = None, features_at: int | str | None = None,
+                 metadata: dict | None = None, image_size: int = 224, resize: str = "squash",
+                 mean: list[float] | None = None, std: list[float] | None = None, data: dict | None = None):
         super().__init__()
+        if mean is None or std is None:
+            mean, std = map(list, normalization(backbone["name"]))
         self.save_hyperparameters()
+        self.set_normalization(mean, std)
         self.backbone, channels, self.tap = tap_backbone(create_backbone(**backbone), features_at)
         self.head = instantiate(head, in_features=channels)
+        meta_dim = metadata["dim"] if metadata else 0
         self.fusion = instantiate(meta, image_features=self.head.out_features, meta_dim=meta_dim) if meta else None
         self.classifier = nn.Linear((self.head if self.fusion is None else self.fusion).out_features, len(class_names))
         self.criterion = instantiate(loss, class_counts=class_counts)
@@ -71,15 +81,13 @@ class Classifier(L.LightningModule):
         self.test_metrics = classification_metrics(class_names, "test/")
         self.test_outputs: dict[str, Tensor] = {}
 
-    @classmethod
-    def from_checkpoint(cls, path, **kwargs) -> "Classifier":
-        """Load a checkpoint without fetching the backbone's pretrained weights again."""
-        hparams = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
-        backbone = {**hparams["backbone"], "pretrained": False, "weights": None}
-        return cls.load_from_checkpoint(path, map_location="cpu", backbone=backbone, **kwargs)
+    @staticmethod
+    def offline_hparams(hparams: dict) -> dict:
+        return {"backbone": {**hparams["backbone"], "pretrained": False, "weights": None}}
 
     def feature_map(self, image: Tensor) -> Tensor:
-        """The backbone's feature map where the head reads it (B, C, h, w)."""
+        """The backbone's feature map where the head reads it (B, C, h, w), of images in [0, 1]."""
+        image = self.normalize(image)
         if self.tap is None:
             return self.backbone.forward_features(image)
         if isinstance(self.tap, int):
@@ -131,10 +139,3 @@ class Classifier(L.LightningModule):
         self.log_dict(self.test_metrics.compute(), sync_dist=True)  # synced states (torchmetrics), as in validation
         self.test_metrics.reset()
         self.test_outputs = {k: gather_in_order(self, torch.cat(v)).cpu() for k, v in self.test_outputs.items()}
-
-    def configure_optimizers(self):
-        optimizer = instantiate(self.hparams.optimizer, params=self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor}}

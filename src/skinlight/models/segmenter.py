@@ -2,34 +2,26 @@
 
 Hyper-parameters are plain dicts: `net` is the `_target_` config of the network (`smp_network` or
 `skinlight.models.unet_elgohary.ElgoharyUNet`), built here, so checkpoints load with torch's
-weights_only=True. Networks return logits (B, 1, H, W). The input size and normalisation are kept
-in the checkpoint, so that a checkpoint alone predicts masks (`predict_masks`).
+weights_only=True. Networks return logits (B, 1, H, W). The input size, resize policy, normalisation
+and threshold are kept in the checkpoint, so that a checkpoint alone predicts masks
+(skinlight.inference.segment).
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-import socket
-from collections.abc import Sequence
 
-import lightning.pytorch as L
-import numpy as np
 import segmentation_models_pytorch as smp
 import timm
-import torch
-import torch.nn.functional as F
 from huggingface_hub import try_to_load_from_cache
 from hydra.utils import instantiate
 from torch import Tensor, nn
 
-from skinlight.data.dataset import build_transform
 from skinlight.errors import ConfigError
+from skinlight.metrics.segmentation import SegmentationScores
 from skinlight.models import backbones, efficientnet_lite
-from skinlight.models.classifier import Classifier
-from skinlight.segmentation_metrics import SegmentationScores
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from skinlight.models.module import LesionModule
+from skinlight.models.weights import IMAGENET_MEAN, IMAGENET_STD, ensure_hub_weights
 
 
 def _encoder_weights_cached(encoder_name: str, weights: str) -> bool:
@@ -43,20 +35,6 @@ def _encoder_weights_cached(encoder_name: str, weights: str) -> bool:
     repo, revision = settings[weights]["repo_id"], settings[weights]["revision"]
     return all(isinstance(try_to_load_from_cache(repo, f, revision=revision), str)
                for f in ("config.json", "model.safetensors"))
-
-
-def _ensure_encoder_weights(encoder_name: str, weights: str) -> None:
-    """Fail fast, in one line, when the encoder's weights are neither cached nor downloadable."""
-    if _encoder_weights_cached(encoder_name, weights):
-        return
-    how = "use model.net.pretrained=false (random initialisation), or fill the Hugging Face cache on a connected machine"
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ConfigError(f"pretrained weights for encoder {encoder_name!r} are not cached and HF_HUB_OFFLINE=1: {how}")
-    try:
-        socket.create_connection((backbones.HUB_HOST, 443), timeout=3).close()
-    except OSError as e:
-        raise ConfigError(f"pretrained weights for encoder {encoder_name!r} need {backbones.HUB_HOST}, "
-                          f"which cannot be reached ({e}): {how}") from e
 
 
 def _check_encoder(encoder_name: str) -> None:
@@ -85,7 +63,10 @@ def check_network(net: dict) -> None:
         if _packaged(encoder):
             efficientnet_lite.lite_checkpoint_path(_packaged(encoder))
         else:
-            _ensure_encoder_weights(encoder, net.get("encoder_weights", "imagenet"))
+            how = ("use model.net.pretrained=false (random initialisation), or fill the Hugging Face cache on a "
+                   "connected machine")
+            cached = _encoder_weights_cached(encoder, net.get("encoder_weights", "imagenet"))
+            ensure_hub_weights(f"encoder {encoder!r}", cached, how)
 
 
 def smp_network(arch: str, encoder_name: str = "resnet34", pretrained: bool = True,
@@ -110,14 +91,23 @@ def normalization(net: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return IMAGENET_MEAN, IMAGENET_STD
 
 
-class Segmenter(L.LightningModule):
-    """Binary lesion segmentation: network -> logits, a loss on logits, per-image scores."""
+class Segmenter(LesionModule):
+    """Binary lesion segmentation: network -> logits, a loss on logits, per-image scores.
+
+    `mean`/`std` default to the encoder's statistics (skinlight.models.segmenter.normalization);
+    `data` is the fingerprint of the training data (its config, root, split.csv hash, images per split).
+    """
+
+    TASK = "segmentation"
 
     def __init__(self, net: dict, loss: dict, optimizer: dict, scheduler: dict | None = None,
-                 monitor: str = "val/dice", threshold: float = 0.5, image_size: int = 256,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+                 monitor: str = "val/dice", threshold: float = 0.5, image_size: int = 256, resize: str = "squash",
+                 mean: list[float] | None = None, std: list[float] | None = None, data: dict | None = None):
         super().__init__()
+        if mean is None or std is None:
+            mean, std = map(list, normalization(net))
         self.save_hyperparameters()
+        self.set_normalization(mean, std)
         self.net = instantiate(net)
         stride = getattr(self.net, "output_stride", None) or self.net.encoder.output_stride
         if image_size % stride:
@@ -128,29 +118,17 @@ class Segmenter(L.LightningModule):
         self.test_outputs: dict = {}
 
     @staticmethod
-    def checkpoint_hparams(path) -> dict:
-        """The hyper-parameters of a segmentation checkpoint; a missing file or another kind of checkpoint
-        (e.g. a classifier's) is a ConfigError."""
-        if not os.path.isfile(path):
-            raise ConfigError(f"checkpoint not found: {path}")
-        try:
-            hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
-        except (RuntimeError, OSError, ValueError) as e:
-            raise ConfigError(f"{path} is not a checkpoint that torch.load can read: {e}") from e
-        if "net" not in hparams:
-            kind = "a classification checkpoint" if "backbone" in hparams else "not a segmentation checkpoint"
-            raise ConfigError(f"{path} is {kind} (train a segmenter with model=unet, deeplabv3plus or unet_elgohary)")
-        return hparams
+    def check_config(config: dict) -> None:
+        check_network(config["net"])
 
-    @classmethod
-    def from_checkpoint(cls, path, **kwargs) -> "Segmenter":
-        """Load a checkpoint without fetching the encoder's pretrained weights again."""
-        hparams = cls.checkpoint_hparams(path)
-        net = {**hparams["net"], "pretrained": False} if "pretrained" in hparams["net"] else hparams["net"]
-        return cls.load_from_checkpoint(path, map_location="cpu", net=net, **kwargs)
+    @staticmethod
+    def offline_hparams(hparams: dict) -> dict:
+        net = hparams["net"]
+        return {"net": {**net, "pretrained": False}} if "pretrained" in net else {}
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.net(image)
+        """Logits (B, 1, H, W) of images in [0, 1]."""
+        return self.net(self.normalize(image))
 
     def _step(self, batch: dict) -> tuple[Tensor, Tensor]:
         logits = self(batch["image"])
@@ -189,22 +167,3 @@ class Segmenter(L.LightningModule):
         self.test_outputs.update({k: v.cpu().numpy() for k, v in self.test_scores.per_image().items()})
         self.log_dict({f"test/{k}": v for k, v in self.test_scores.compute().items()})
         self.test_scores.reset()
-
-    configure_optimizers = Classifier.configure_optimizers  # optimizer, scheduler on `monitor`: the same wiring
-
-    @torch.no_grad()
-    def predict_masks(self, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]] | None = None,
-                      batch_size: int = 8) -> list[np.ndarray]:
-        """Boolean masks of RGB uint8 images, each at its image's (h, w) or at `sizes[i]`."""
-        transform = build_transform(self.hparams.image_size, self.hparams.mean, self.hparams.std)
-        training, masks = self.training, []
-        self.eval()
-        for start in range(0, len(images), batch_size):
-            chunk = images[start:start + batch_size]
-            probs = self(torch.stack([transform(image=im)["image"] for im in chunk]).to(self.device)).sigmoid()
-            for k, image in enumerate(chunk):
-                size = sizes[start + k] if sizes else image.shape[:2]
-                prob = F.interpolate(probs[k:k + 1], size=tuple(size), mode="bilinear", align_corners=False)
-                masks.append((prob[0, 0] >= self.hparams.threshold).cpu().numpy())
-        self.train(training)
-        return masks

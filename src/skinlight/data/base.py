@@ -1,0 +1,133 @@
+"""The generic lesion datamodule: a layout's image table, split by lesion, one dataset per split, loaders.
+
+A dataset is a small subclass: `read_table()` returns one row per image (image_id, lesion_id,
+label, path, and `split` where the layout fixes it); the task's subclass (classification.py,
+segmentation.py) turns the split rows into datasets. Images leave the loaders as float tensors in
+[0, 1] at `image_size` (skinlight.data.transforms); the model normalises them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import lightning.pytorch as L
+import pandas as pd
+import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset
+
+from skinlight.data.splits import assign_splits
+from skinlight.data.transforms import build_transform, resize_step, seed_worker_transform
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
+
+
+class LesionDataModule(L.LightningDataModule):
+    """Read, split (lesion-grouped, class-stratified), build datasets, serve loaders.
+
+    `TASK` names the LightningModule family this data feeds ("classification" or "segmentation");
+    train.py checks it against the model's. `augmentation` (albumentations transforms) applies to
+    the train split only.
+    """
+
+    TASK = ""
+    has_lesion_ids = True  # False: lesion_id is the image id internally and left empty in split.csv
+
+    def __init__(self, root: str, classes, image_size: int = 224, resize: str = "squash", batch_size: int = 32,
+                 num_workers: int = 2, test_fraction: float | None = 0.2, val_fraction: float = 0.2,
+                 num_folds: int = 0, fold: int = 0, split_seed: int = 0, augmentation=()):
+        super().__init__()
+        self.root, self.classes, self.image_size = Path(root), tuple(classes), image_size
+        resize_step(image_size, resize)  # an unknown policy stops at start-up
+        self.resize, self.batch_size, self.num_workers = resize, batch_size, num_workers
+        self.split_args = dict(test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds,
+                               fold=fold, seed=split_seed)
+        self.augmentation = list(augmentation or ())
+        self.table: pd.DataFrame | None = None
+        self.datasets: dict[str, Dataset] = {}
+
+    # -- what a dataset subclass and a task subclass provide
+
+    def read_table(self) -> pd.DataFrame:
+        """One row per image: image_id, lesion_id, label (index into self.classes), path[, split, ...]."""
+        raise NotImplementedError
+
+    def prepare_table(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The split table before datasets are built (checks, derived images, fitted encodings)."""
+        return table
+
+    def make_dataset(self, rows: pd.DataFrame, transform) -> Dataset:
+        raise NotImplementedError
+
+    def model_inputs(self) -> dict:
+        """What the model learns from this data at construction (class names, ...), as plain values."""
+        return {"class_names": list(self.classes)}
+
+    # -- the shared steps
+
+    def split_table(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Add `split` and `fold`. A layout that fixes the validation split (official folders) keeps its
+        splits; otherwise the lesion-grouped, class-stratified split of skinlight.data.splits (a given
+        test split is kept, train/val drawn from the rest)."""
+        if "split" in table and table["split"].eq("val").any():
+            return table.assign(fold=pd.array([pd.NA] * len(table), dtype="Int64"))
+        return assign_splits(table, self.classes, **self.split_args)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.table is not None:
+            return
+        self.table = self.prepare_table(self.split_table(self.read_table()).reset_index(drop=True))
+        for split in SPLITS:
+            # seeded from the run seed (seed_everything); each loader worker reseeds its copy
+            transform = build_transform(self.image_size, self.augmentation if split == "train" else (),
+                                        seed=torch.initial_seed(), policy=self.resize)
+            self.datasets[split] = self.make_dataset(self.table[self.table["split"] == split], transform)
+        log.info("split %s", self.describe())
+
+    def describe(self) -> str:
+        """Images and lesions per split, e.g. for the log."""
+        g = self.table.groupby("split")
+        return ", ".join(f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
+                         for s in SPLITS if s in g.groups)
+
+    def split_frame(self) -> pd.DataFrame:
+        """split.csv's rows: image_id, lesion_id (empty where the layout has none), label (class name), split, fold."""
+        table = self.table[SPLIT_COLUMNS].copy()
+        table["label"] = [self.classes[i] for i in table["label"]]
+        if not self.has_lesion_ids:
+            table["lesion_id"] = ""
+        return table
+
+    def write_split(self, path: Path) -> None:
+        self.split_frame().to_csv(path, index=False)
+
+    def fingerprint(self) -> dict:
+        """What identifies the data a model was trained on: root, the sha256 of split.csv, images per split."""
+        split_csv = self.split_frame().to_csv(index=False).encode()
+        return {"root": str(self.root.resolve()), "split_sha256": hashlib.sha256(split_csv).hexdigest(),
+                "images": {s: int((self.table["split"] == s).sum()) for s in SPLITS}}
+
+    def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
+        trainer = self.trainer
+        if split != "train" and trainer is not None and trainer.world_size > 1:
+            # DDP: every val/test image on exactly one rank (rank r: images r, r + world, ...); Lightning's
+            # default DistributedSampler pads with repeated images, which would bias the synced metrics
+            sampler = UnrepeatedDistributedSampler(self.datasets[split], num_replicas=trainer.world_size,
+                                                   rank=trainer.global_rank, shuffle=False)
+        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          worker_init_fn=seed_worker_transform, pin_memory=torch.cuda.is_available(),
+                          drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,72 @@
+"""Reader of the HAM10000 download layout (and of the synthetic copy written in that layout).
+
+    root/HAM10000_metadata.csv            lesion_id, image_id, dx, dx_type, age, sex, localization
+    root/HAM10000_images_part_1/*.jpg     (or any folder below root: one folder, part_1/_part_2, ...)
+    root/HAM10000_images_part_2/*.jpg
+
+The reader validates everything it can without decoding images: columns, labels, duplicate
+ids, images that are missing or visibly truncated. Each problem raises a DataError that names
+the file and the rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from skinlight.data.layouts.files import MASK_SUFFIX, existing_root, folder, index_images, show
+from skinlight.data.layouts.images import looks_truncated
+from skinlight.errors import DataError
+
+CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+MALIGNANT = ("akiec", "bcc", "mel")  # data.task=binary: these are "malignant", the other four "benign"
+BINARY_CLASSES = ("benign", "malignant")  # the positive class is the second one
+METADATA_CSV = "HAM10000_metadata.csv"
+REQUIRED_COLUMNS = ("lesion_id", "image_id", "dx")
+MASK_DIR = "HAM10000_segmentations_lesion_tschandl"  # the lesion masks of Tschandl et al. (data=ham10000_seg)
+
+
+def read_metadata(csv_path: Path, classes=CLASSES, label_column: str = "dx") -> pd.DataFrame:
+    """Read and validate the metadata CSV; `label` is the class index of `dx` in `classes`."""
+    if not csv_path.is_file():
+        listing = show(sorted(p.name for p in csv_path.parent.iterdir())) if csv_path.parent.is_dir() else "-"
+        raise DataError(f"metadata CSV not found: {csv_path} (the folder holds: {listing})")
+    df = pd.read_csv(csv_path, dtype={"lesion_id": str, "image_id": str, label_column: str})
+    missing = [c for c in (*REQUIRED_COLUMNS[:2], label_column) if c not in df.columns]
+    if missing:
+        raise DataError(f"{csv_path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")
+    duplicated = df["image_id"][df["image_id"].duplicated()]
+    if len(duplicated):
+        raise DataError(f"{csv_path}: image_id listed more than once: {show(duplicated.unique())}")
+    unknown = ~df[label_column].isin(classes)
+    if unknown.any():
+        rows = [f"line {i + 2} ({df.at[i, 'image_id']}: {df.at[i, label_column]!r})" for i in df.index[unknown]]
+        raise DataError(f"{csv_path}: unknown {label_column} label(s), expected one of {list(classes)}: {show(rows)}")
+    df["label"] = df[label_column].map({c: i for i, c in enumerate(classes)}).astype(int)
+    return df
+
+
+def read_ham10000(root: str | os.PathLike, classes=CLASSES, csv_name: str = METADATA_CSV,
+                  label_column: str = "dx") -> pd.DataFrame:
+    """The metadata table of a HAM10000-layout folder, with a `path` column for each image."""
+    root = existing_root(root)
+    csv_path = root / csv_name
+    df = read_metadata(csv_path, classes, label_column)
+    paths = index_images(root, df["image_id"])
+    absent = [f"line {i + 2} ({image_id})" for i, image_id in zip(df.index, df["image_id"]) if image_id not in paths]
+    if absent:
+        raise DataError(f"{len(absent)} image(s) listed in {csv_path} not found under {root}: {show(absent)}")
+    df["path"] = [paths[i] for i in df["image_id"]]
+    broken = [str(p) for p in df["path"] if looks_truncated(p)]
+    if broken:
+        raise DataError(f"{len(broken)} image file(s) empty or truncated: {show(broken)}")
+    return df
+
+
+def read_ham10000_masks(root: str | os.PathLike, classes=CLASSES, mask_dir: str = MASK_DIR) -> pd.DataFrame:
+    """The HAM10000 table (read_ham10000) with a `mask_path` column: <mask_dir>/<image_id>_segmentation.png."""
+    table = read_ham10000(root, classes)
+    masks = folder(Path(root), mask_dir)
+    return table.assign(mask_path=[masks / f"{i}{MASK_SUFFIX}" for i in table["image_id"]])

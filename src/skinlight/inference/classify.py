@@ -1,0 +1,90 @@
+"""Class probabilities for new images: `python predict.py ckpt_path=... input=<image, folder or CSV>`.
+
+The input is one image, a folder (every image below it; any other file is an error, so nothing is
+silently skipped) or a CSV with an `image` (or `path`) column of image files, relative to the CSV's
+folder. A model that fuses patient metadata needs the CSV form with `age`, `sex` and `localization`
+columns too; blank cells are encoded as in training (a missing age is the training mean, flagged;
+an unknown sex or site is "unknown"). The output CSV has the image path, one probability column per
+class and the prediction. The checkpoint alone fixes the input size, resize policy, normalisation
+and metadata encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import DataLoader
+
+from skinlight.data.datasets import LesionImageDataset
+from skinlight.data.metadata import META_COLUMNS, MetadataEncoder
+from skinlight.data.transforms import build_transform
+from skinlight.devices import device_of
+from skinlight.errors import ConfigError, DataError
+from skinlight.inference.ensemble import load_classifier
+from skinlight.inference.segment import SUFFIXES, find_images
+from skinlight.inference.tta import check_views, predict_probs
+
+log = logging.getLogger(__name__)
+PATH_COLUMNS = ("image", "path")
+
+
+def read_input(input_path: str | Path) -> tuple[list[Path], pd.DataFrame | None]:
+    """The image files of `input_path` (an image, a folder or a CSV of image paths), and the CSV's rows."""
+    input_path = Path(input_path)
+    if input_path.suffix.lower() == ".csv" and input_path.is_file():
+        table = pd.read_csv(input_path, dtype=str, keep_default_na=False, na_values=[""])
+        column = next((c for c in PATH_COLUMNS if c in table.columns), None)
+        if column is None:
+            raise DataError(f"{input_path}: no {' or '.join(PATH_COLUMNS)} column of image files; "
+                            f"found {list(table.columns)}")
+        paths = [p if p.is_absolute() else input_path.parent / p for p in map(Path, table[column])]
+        missing = [f"line {i + 2} ({p})" for i, p in enumerate(paths) if not p.is_file()]
+        if missing:
+            raise DataError(f"{input_path}: image file(s) not found: {', '.join(missing[:5])}")
+        return paths, table
+    if input_path.is_file() and input_path.suffix.lower() not in SUFFIXES:
+        raise DataError(f"input {input_path} is not an image ({', '.join(SUFFIXES)}) or a CSV")
+    if input_path.is_dir():
+        others = sorted(p for p in input_path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                        and p.suffix.lower() not in SUFFIXES)
+        if others:
+            raise DataError(f"{input_path} holds file(s) that are not images ({', '.join(SUFFIXES)}): "
+                            f"{', '.join(map(str, others[:5]))}; move them out or list the images in a CSV")
+    return find_images(input_path), None
+
+
+def encode_metadata(model, ckpt_path, input_path, table: pd.DataFrame | None) -> np.ndarray | None:
+    """The metadata vectors of a fusing model's input rows, encoded as in its training; None for image-only models."""
+    if model.fusion is None:
+        return None
+    missing = [c for c in META_COLUMNS if table is None or c not in table.columns]
+    if missing:
+        got = "a CSV without " + ", ".join(missing) if table is not None else "images without a CSV"
+        raise ConfigError(f"{ckpt_path} fuses patient metadata "
+                          f"(meta={model.fusion.option}) but input={input_path} gives {got}: give a CSV with "
+                          f"columns image, {', '.join(META_COLUMNS)} (blank cells are allowed)")
+    return MetadataEncoder.from_state(model.hparams.metadata).transform(table)
+
+
+def predict(ckpt_path: str, input: str, output: str, batch_size: int = 32, num_workers: int = 0,
+            views=("identity",), device: str = "auto") -> pd.DataFrame:
+    """Write `output` (CSV: path, one probability per class, prediction); return the table."""
+    model = load_classifier(ckpt_path).to(device_of(device))
+    paths, table = read_input(input)
+    meta = encode_metadata(model, ckpt_path, input, table)
+    hp = model.hparams
+    transform = build_transform(hp.image_size, policy=hp.resize)
+    dataset = LesionImageDataset(paths, [0] * len(paths), transform, meta=meta, decode_size=hp.image_size)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    probs = predict_probs(model, loader, check_views(views)).mean(0)
+    classes = list(hp.class_names)
+    result = pd.DataFrame(probs.numpy(), columns=classes)
+    result.insert(0, "path", [str(p) for p in paths])
+    result["prediction"] = [classes[i] for i in probs.argmax(1)]
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(output, index=False)
+    log.info("%d prediction(s) written to %s", len(result), output)
+    return result

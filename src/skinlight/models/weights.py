@@ -1,0 +1,27 @@
+"""Where pretrained weights come from, checked at start-up: a run that cannot get them says so in one
+line instead of retrying the hub for minutes."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from skinlight.errors import ConfigError
+
+HUB_HOST = "huggingface.co"
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def ensure_hub_weights(what: str, cached: bool, how: str) -> None:
+    """Stop with one line when the weights of `what` are not `cached` and the hub cannot be reached.
+
+    `how` says what the user can do instead (e.g. pretrained=false, a local weights file).
+    """
+    if cached:
+        return
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConfigError(f"pretrained weights for {what} are not cached and HF_HUB_OFFLINE=1: {how}")
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=3).close()
+    except OSError as e:
+        raise ConfigError(f"pretrained weights for {what} need {HUB_HOST}, which cannot be reached ({e}): {how}") from e

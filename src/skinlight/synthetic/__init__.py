@@ -1,0 +1,1 @@
+"""Synthetic datasets in the real download layouts, behind one CLI (``skinlight-synthetic --layout ...``)."""
