@@ -1,6 +1,6 @@
 """Inference benchmark: parameters, FLOPs and images/second of skinlight classifiers (Table 6 layout).
 
-    python -m skinlight.evaluation.benchmark mobilenetv3 resnet50 densenet201 [--head linear]
+    skinlight-benchmark mobilenetv3 resnet50 densenet201 [--head linear]
         [--image-size N] [--batch-sizes 1 32] [--repeats 3] [--device auto] [--out table.csv]
 
 Each name is a conf/backbone option; the model is the skinlight Classifier (backbone -> head ->
