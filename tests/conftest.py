@@ -14,8 +14,16 @@ from skinlight.synthetic.ham10000 import generate_ham10000
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # Small and fast: tiny timm network, 32 px images, a few batches.
-FAST = ["data=ham10000", "data.num_workers=0", "backbone=timm_test", "data.image_size=32", "data.batch_size=16", "trainer.accelerator=cpu",
-        "logger=csv", "callbacks.progress_bar=null"]
+FAST = [
+    "data=ham10000",
+    "data.num_workers=0",
+    "backbone=timm_test",
+    "data.image_size=32",
+    "data.batch_size=16",
+    "trainer.accelerator=cpu",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+]
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +35,7 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def compose_cfg(tmp_path):
-    """compose(train.yaml + overrides) with data.root set and the run directory at tmp_path/run, as `python train.py` would."""
+    """compose(train.yaml + overrides) with data.root set and the run directory at tmp_path/run, as train.py would."""
 
     def _compose(overrides: list[str], data_root: Path) -> DictConfig:
         run_dir = tmp_path / "run"

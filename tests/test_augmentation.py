@@ -51,8 +51,10 @@ def test_every_preset_keeps_the_image_size_and_changes_the_image(name, image):
 @pytest.mark.parametrize("name", ["le2020", "nivas2023"])
 def test_presets_have_the_papers_operations(name):
     kinds = {type(t).__name__ for t in _preset(name, 32)}
-    expected = {"le2020": {"Rotate", "HorizontalFlip", "VerticalFlip", "RandomResizedCrop", "CoarseDropout"},
-                "nivas2023": {"Affine", "HorizontalFlip", "RandomBrightnessContrast", "ColorJitter", "GaussNoise"}}
+    expected = {
+        "le2020": {"Rotate", "HorizontalFlip", "VerticalFlip", "RandomResizedCrop", "CoarseDropout"},
+        "nivas2023": {"Affine", "HorizontalFlip", "RandomBrightnessContrast", "ColorJitter", "GaussNoise"},
+    }
     assert expected[name] <= kinds
 
 

@@ -12,13 +12,20 @@ import pytest
 from skinlight.data.classification import HAM10000DataModule, ISICBinaryDataModule
 from skinlight.data.layouts.ham10000 import MALIGNANT
 from skinlight.data.layouts.isic_binary import read_isic_binary
+from skinlight.errors import ConfigError, DataError
 from skinlight.synthetic.cli import main
 from skinlight.synthetic.isic_binary import generate_isic_binary
-from skinlight.errors import ConfigError, DataError
 from skinlight.train import run
 
-USUAL_KEYS = {"test/acc", "test/balanced_acc", "test/f1_macro", "test/precision_macro", "test/recall_macro",
-              "test/auroc_macro", "test/ece"}
+USUAL_KEYS = {
+    "test/acc",
+    "test/balanced_acc",
+    "test/f1_macro",
+    "test/precision_macro",
+    "test/recall_macro",
+    "test/auroc_macro",
+    "test/ece",
+}
 BINARY_KEYS = {"test/sensitivity", "test/specificity", "test/auroc"}
 
 
@@ -58,20 +65,28 @@ def test_binary_split_csv_names_benign_and_malignant(synthetic_root, tmp_path):
     assert split["label"].tolist() == np.where(dx == "mel", "malignant", "benign").tolist()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(task="ternary"), "data.task must be multiclass or binary, got 'ternary'"),
-    (dict(task="binary", malignant=["melanoma"]), r"data.malignant has \['melanoma'\], not among data.classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(task="ternary"), "data.task must be multiclass or binary, got 'ternary'"),
+        (dict(task="binary", malignant=["melanoma"]), r"data.malignant has \['melanoma'\], not among data.classes"),
+    ],
+)
 def test_bad_task_settings_name_the_key(synthetic_root, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         HAM10000DataModule(str(synthetic_root), **kwargs)
 
 
 def test_writer_makes_the_folder_layout_deterministically(isic_root, tmp_path, capsys):
-    counts = {f"{s}/{c}": len(list((isic_root / s / c).glob("*.jpg")))
-              for s in ("train", "test") for c in ("benign", "malignant")}
+    counts = {
+        f"{s}/{c}": len(list((isic_root / s / c).glob("*.jpg")))
+        for s in ("train", "test")
+        for c in ("benign", "malignant")
+    }
     assert counts == {"train/benign": 22, "train/malignant": 18, "test/benign": 7, "test/malignant": 5}
-    main(["--layout", "isic_binary", "--out", str(tmp_path / "a"), "--num-train", "4", "--num-test", "2", "--size", "32"])
+    main(
+        ["--layout", "isic_binary", "--out", str(tmp_path / "a"), "--num-train", "4", "--num-test", "2", "--size", "32"]
+    )
     assert "wrote 6 images" in capsys.readouterr().out
     generate_isic_binary(tmp_path / "b", num_train=4, num_test=2, image_size=(32, 32))
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.jpg"))
@@ -139,12 +154,18 @@ def _break(root: Path, how: str) -> Path:
     raise ValueError(how)
 
 
-@pytest.mark.parametrize("how, message", [
-    ("no root", "data.root does not exist"), ("no test folder", "folder missing"),
-    ("no class folder", "folder missing"), ("empty class folder", "empty class folder"),
-    ("not an image", "not an image file"), ("truncated jpeg", "empty or truncated"),
-    ("unexpected folder", "unexpected entry"),
-])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("no root", "data.root does not exist"),
+        ("no test folder", "folder missing"),
+        ("no class folder", "folder missing"),
+        ("empty class folder", "empty class folder"),
+        ("not an image", "not an image file"),
+        ("truncated jpeg", "empty or truncated"),
+        ("unexpected folder", "unexpected entry"),
+    ],
+)
 def test_bad_layouts_give_one_message_naming_the_path(tmp_path, how, message):
     root = tmp_path / "data"
     generate_isic_binary(root, num_train=4, num_test=2, image_size=(16, 16))

@@ -30,8 +30,14 @@ def test_cached_items_equal_decoded_items(synthetic_root, tmp_path):
     items = {}
     for cache in (False, True):
         torch.manual_seed(0)
-        dm = HAM10000DataModule(str(synthetic_root), image_size=32, num_workers=0, augmentation=[],
-                                cache=cache, cache_dir=str(tmp_path / "cache"))
+        dm = HAM10000DataModule(
+            str(synthetic_root),
+            image_size=32,
+            num_workers=0,
+            augmentation=[],
+            cache=cache,
+            cache_dir=str(tmp_path / "cache"),
+        )
         dm.setup("fit")
         items[cache] = [dm.datasets[s][i]["image"] for s in ("train", "test") for i in range(3)]
     assert all(torch.equal(a, b) for a, b in zip(items[False], items[True]))
@@ -52,8 +58,15 @@ def test_splits_share_one_cache_file_and_derived_images_get_their_own(synthetic_
         return table.assign(path=paths)
 
     def setup(**kwargs):
-        dm = HAM10000DataModule(str(synthetic_root), image_size=32, num_workers=0, augmentation=[],
-                                cache=True, cache_dir=str(tmp_path / "cache"), **kwargs)
+        dm = HAM10000DataModule(
+            str(synthetic_root),
+            image_size=32,
+            num_workers=0,
+            augmentation=[],
+            cache=True,
+            cache_dir=str(tmp_path / "cache"),
+            **kwargs,
+        )
         dm.setup("fit")
         return dm.datasets["train"].images.path
 
@@ -95,6 +108,7 @@ def test_view_of_rows_and_pickle_without_the_map(tmp_path):
     view = cache.take([2, 0])
     assert len(view) == 2 and (view[0] == cache[2]).all() and (view[1] == cache[0]).all()
     import pickle
+
     assert len(pickle.dumps(view)) < 2000  # workers get the path, not the pixels
 
 
@@ -114,8 +128,11 @@ def test_full_disk_while_writing_leaves_no_cache(tmp_path):
     cache = ImageCache(images(tmp_path), 16, tmp_path / "c")
     cache.cache_dir.mkdir()
     cache.partial_path.symlink_to("/dev/full")
-    with pytest.raises(DataError, match=r"disk full while writing the image cache .*\.npy .*nothing was kept.*"
-                                        r"data.cache_dir.*data.cache=false"):
+    with pytest.raises(
+        DataError,
+        match=r"disk full while writing the image cache .*\.npy .*nothing was kept.*"
+        r"data.cache_dir.*data.cache=false",
+    ):
         cache.build()
     assert not cache.path.exists() and not cache.partial_path.exists()
 

@@ -79,17 +79,41 @@ def test_a_user_mistake_is_one_error_line_and_exit_code_2(runs, name):
     _assert_user_error(runs[name, "mistake"].result())
 
 
-@pytest.mark.parametrize("layout, args, reader, summary, expected", [
-    ("ham10000", ["--num-lesions", "14", "--width", "40", "--height", "30", "--workers", "1"], read_ham10000,
-     lambda t: t.lesion_id.nunique(), 14),
-    ("isic_binary", ["--num-train", "4", "--num-test", "2", "--size", "32"], read_isic_binary,
-     lambda t: t.split.value_counts().to_dict(), {"train": 4, "test": 2}),
-    ("isic2018", ["--num-images", "2", "1", "1", "--width", "40", "--height", "30", "--workers", "1"], read_isic2018,
-     lambda t: t.split.value_counts().to_dict(), {"train": 2, "val": 1, "test": 1}),
-    ("isic2018_task3", ["--num-lesions", "14", "14", "--width", "40", "--height", "30"], read_isic2018_task3,
-     lambda t: sorted(set(t.split)), ["test", "val"]),
-    ("ph2", ["--num-cases", "15", "--table", "xlsx", "--workers", "1"], read_ph2, len, 15),
-], ids=lambda value: value if isinstance(value, str) else None)
+@pytest.mark.parametrize(
+    "layout, args, reader, summary, expected",
+    [
+        (
+            "ham10000",
+            ["--num-lesions", "14", "--width", "40", "--height", "30", "--workers", "1"],
+            read_ham10000,
+            lambda t: t.lesion_id.nunique(),
+            14,
+        ),
+        (
+            "isic_binary",
+            ["--num-train", "4", "--num-test", "2", "--size", "32"],
+            read_isic_binary,
+            lambda t: t.split.value_counts().to_dict(),
+            {"train": 4, "test": 2},
+        ),
+        (
+            "isic2018",
+            ["--num-images", "2", "1", "1", "--width", "40", "--height", "30", "--workers", "1"],
+            read_isic2018,
+            lambda t: t.split.value_counts().to_dict(),
+            {"train": 2, "val": 1, "test": 1},
+        ),
+        (
+            "isic2018_task3",
+            ["--num-lesions", "14", "14", "--width", "40", "--height", "30"],
+            read_isic2018_task3,
+            lambda t: sorted(set(t.split)),
+            ["test", "val"],
+        ),
+        ("ph2", ["--num-cases", "15", "--table", "xlsx", "--workers", "1"], read_ph2, len, 15),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
 def test_synthetic_writes_a_layout_its_reader_reads(tmp_path, layout, args, reader, summary, expected):
     _installed("skinlight-synthetic")
     command = ["--layout", layout, "--out", str(tmp_path / "data"), *args]
@@ -99,14 +123,17 @@ def test_synthetic_writes_a_layout_its_reader_reads(tmp_path, layout, args, read
     _assert_user_error(_run("skinlight-synthetic", *command))  # the folder now holds a dataset
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--num-cases", "20"], "not an option of --layout ham10000: --num-cases"),
-    (["--layout", "ph2", "--num-lesions", "14", "--size", "32"], "of --layout ph2: --num-lesions, --size"),
-    (["--layout", "isic_binary", "--workers", "2"], "not an option of --layout isic_binary: --workers"),
-    (["--layout", "isic2018_task3", "--num-lesions", "40"], "--num-lesions takes 2 value"),
-    (["--num-lesions", "40", "160"], "--num-lesions takes 1 value"),
-    (["--num-lesions", "0"], "not a positive integer: '0'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--num-cases", "20"], "not an option of --layout ham10000: --num-cases"),
+        (["--layout", "ph2", "--num-lesions", "14", "--size", "32"], "of --layout ph2: --num-lesions, --size"),
+        (["--layout", "isic_binary", "--workers", "2"], "not an option of --layout isic_binary: --workers"),
+        (["--layout", "isic2018_task3", "--num-lesions", "40"], "--num-lesions takes 2 value"),
+        (["--num-lesions", "40", "160"], "--num-lesions takes 1 value"),
+        (["--num-lesions", "0"], "not a positive integer: '0'"),
+    ],
+)
 def test_synthetic_refuses_an_option_of_another_layout(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         synthetic_main(["--out", str(tmp_path / "data"), *argv])

@@ -15,16 +15,18 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
+from skinlight.errors import ConfigError
 from skinlight.inference import segment
 from skinlight.inference.crop import CropPipeline, crop_box, derive, dilate
-from skinlight.errors import ConfigError
 from skinlight.models.segmenter import Segmenter
 from skinlight.train import build_model, run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_NET = {"_target_": "skinlight.models.unet_elgohary.ElgoharyUNet", "base_channels": 2}
-LOSS, ADAM = {"_target_": "skinlight.losses.segmentation.SmpLoss", "name": "DiceLoss", "mode": "binary"}, \
-    {"_target_": "torch.optim.Adam", "lr": 1e-3}
+LOSS, ADAM = (
+    {"_target_": "skinlight.losses.segmentation.SmpLoss", "name": "DiceLoss", "mode": "binary"},
+    {"_target_": "torch.optim.Adam", "lr": 1e-3},
+)
 
 
 def _save(model: L.LightningModule, path: Path) -> Path:
@@ -60,8 +62,8 @@ def images(tmp_path) -> pd.DataFrame:
 
 
 def _disc(shape=(90, 120), centre=(40, 50), radius=10) -> np.ndarray:
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius ** 2
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
 
 
 @pytest.fixture
@@ -72,8 +74,9 @@ def predictions(monkeypatch):
 
     def predict(model, batch, sizes=None, batch_size=8):
         calls.append(len(batch))
-        return [_disc(im.shape[:2]) if im.mean() >= predict.empty_below else np.zeros(im.shape[:2], bool)
-                for im in batch]
+        return [
+            _disc(im.shape[:2]) if im.mean() >= predict.empty_below else np.zeros(im.shape[:2], bool) for im in batch
+        ]
 
     predict.empty_below = 0
     monkeypatch.setattr(segment, "predict_masks", predict)
@@ -99,7 +102,7 @@ def test_crop_box_is_square_and_inside_the_image():
     for _ in range(200):
         mask = np.zeros((90, 120), bool)
         y, x = rng.integers(0, 90), rng.integers(0, 120)
-        mask[y:y + rng.integers(1, 60), x:x + rng.integers(1, 80)] = True
+        mask[y : y + rng.integers(1, 60), x : x + rng.integers(1, 80)] = True
         y0, x0, y1, x1 = crop_box(mask)
         ys, xs = np.nonzero(mask)
         assert 0 <= y0 < y1 <= 90 and 0 <= x0 < x1 <= 120
@@ -113,7 +116,9 @@ def test_crop_box_is_square_and_inside_the_image():
     assert crop_box(wide) == (0, 5, 90, 115)
     image = np.full((90, 120, 3), 200, np.uint8)
     out = derive(image, wide, 0, "crop")
-    assert out.shape == (110, 110, 3) and (out[:10] == 0).all() and (out[-10:] == 0).all() and (out[10:100] == 200).all()
+    assert (
+        out.shape == (110, 110, 3) and (out[:10] == 0).all() and (out[-10:] == 0).all() and (out[10:100] == 200).all()
+    )
 
 
 def test_crop_mode_cuts_the_dilated_box_and_mask_mode_blacks_out_the_rest():
@@ -180,12 +185,17 @@ def compose_train(*overrides):
 
 def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path):
     cfg = compose_train("model=classifier", "backbone=timm_test", "data=ham10000", "data.root=unused")
-    data = SimpleNamespace(model_inputs=lambda: {"class_names": ["a", "b"], "class_counts": [1, 1], "metadata": None},
-                           fingerprint=lambda: {"root": "unused", "split_sha256": "", "images": {}})
+    data = SimpleNamespace(
+        model_inputs=lambda: {"class_names": ["a", "b"], "class_counts": [1, 1], "metadata": None},
+        fingerprint=lambda: {"root": "unused", "split_sha256": "", "images": {}},
+    )
     classifier = _save(build_model(cfg, data), tmp_path / "classifier.ckpt")
     cases = [
         (dict(seg_ckpt=None), "pipeline.seg_ckpt is not set"),
-        (dict(seg_ckpt=str(tmp_path / "none.ckpt")), f"pipeline.seg_ckpt: checkpoint not found: {tmp_path / 'none.ckpt'}"),
+        (
+            dict(seg_ckpt=str(tmp_path / "none.ckpt")),
+            f"pipeline.seg_ckpt: checkpoint not found: {tmp_path / 'none.ckpt'}",
+        ),
         (dict(seg_ckpt=str(classifier)), f"pipeline.seg_ckpt: {classifier} is a classification checkpoint"),
         (dict(seg_ckpt=str(ckpts.a), mode="box"), "pipeline.mode='box': use crop or mask"),
         (dict(seg_ckpt=str(ckpts.a), dilation=-8), "pipeline.dilation=-8: a number of pixels >= 0"),
@@ -196,17 +206,31 @@ def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path
 
 
 def test_pipeline_with_a_segmentation_model_stops_at_start_up(make_cfg, ckpts):
-    cfg = make_cfg("model=unet", "model.net.pretrained=false", "data=ph2", "loss=dice", "pipeline=crop",
-                   f"pipeline.seg_ckpt={ckpts.a}")
-    with pytest.raises(ConfigError, match="^pipeline: classification options, which segmentation data cannot use; "
-                                          "leave them at sampler=none"):
+    cfg = make_cfg(
+        "model=unet",
+        "model.net.pretrained=false",
+        "data=ph2",
+        "loss=dice",
+        "pipeline=crop",
+        f"pipeline.seg_ckpt={ckpts.a}",
+    )
+    with pytest.raises(
+        ConfigError,
+        match="^pipeline: classification options, which segmentation data cannot use; leave them at sampler=none",
+    ):
         run(cfg, cfg.hydra.runtime.output_dir)
 
 
 def test_classifier_trains_and_tests_on_the_derived_images(make_cfg, ckpts, tmp_path):
     """run(cfg) with pipeline=crop: the loaders read the cached crops; the run's report counts fallbacks."""
-    cfg = make_cfg("pipeline=crop", f"pipeline.seg_ckpt={ckpts.a}", "pipeline.dilation=4", "pipeline.mode=mask",
-                   "trainer.fast_dev_run=true", "data.cache=false")
+    cfg = make_cfg(
+        "pipeline=crop",
+        f"pipeline.seg_ckpt={ckpts.a}",
+        "pipeline.dilation=4",
+        "pipeline.mode=mask",
+        "trainer.fast_dev_run=true",
+        "data.cache=false",
+    )
     metrics = run(cfg, cfg.hydra.runtime.output_dir)
     assert 0.0 <= metrics["test/balanced_acc"] <= 1.0
     run_dir = Path(cfg.hydra.runtime.output_dir)
@@ -220,8 +244,15 @@ def test_classifier_trains_and_tests_on_the_derived_images(make_cfg, ckpts, tmp_
 
 
 def _train_tiny_segmenter(make_cfg) -> Path:
-    cfg = make_cfg("model=unet_elgohary", "model.net.base_channels=4", "data=ham10000_seg", "data.image_size=32",
-                   "loss=dice", "optimizer.lr=0.01", "trainer.max_epochs=4")
+    cfg = make_cfg(
+        "model=unet_elgohary",
+        "model.net.base_channels=4",
+        "data=ham10000_seg",
+        "data.image_size=32",
+        "loss=dice",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=4",
+    )
     metrics = run(cfg, cfg.hydra.runtime.output_dir)
     assert metrics["test/dice"] > 0.3
     return Path(cfg.hydra.runtime.output_dir) / "checkpoints" / "best.ckpt"
@@ -232,10 +263,26 @@ def test_le2020_crop_dilation_multirun_end_to_end(make_cfg, synthetic_root, tmp_
     """The acceptance sweep on synthetic data: a tiny segmenter trained here, one summary row per dilation."""
     ckpt = _train_tiny_segmenter(make_cfg)
     out = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "-m", "experiment=le2020_crop_dilation", "data=ham10000",
-         f"data.root={synthetic_root}", f"pipeline.seg_ckpt={ckpt}", "backbone=timm_test", "data.image_size=32",
-         "data.batch_size=8", "data.num_workers=0", "trainer.accelerator=cpu", "trainer.max_epochs=1",
-         "callbacks.progress_bar=null"], cwd=tmp_path, capture_output=True, text=True)
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "-m",
+            "experiment=le2020_crop_dilation",
+            "data=ham10000",
+            f"data.root={synthetic_root}",
+            f"pipeline.seg_ckpt={ckpt}",
+            "backbone=timm_test",
+            "data.image_size=32",
+            "data.batch_size=8",
+            "data.num_workers=0",
+            "trainer.accelerator=cpu",
+            "trainer.max_epochs=1",
+            "callbacks.progress_bar=null",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     sweep = next((tmp_path / "multirun").glob("*/*"))
     summary = pd.read_csv(sweep / "summary.csv", keep_default_na=False)

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from skinlight.data.classification import HAM10000DataModule
-from skinlight.synthetic.datamodule import SyntheticHAM10000DataModule
 from skinlight.data.layouts.ham10000 import CLASSES
 from skinlight.data.metadata import MetadataEncoder
 from skinlight.errors import DataError
+from skinlight.synthetic.datamodule import SyntheticHAM10000DataModule
 
 
 def _dm(root, **kwargs) -> HAM10000DataModule:
@@ -52,8 +52,9 @@ def test_split_csv_names_classes(synthetic_root, tmp_path):
 
 
 def test_metadata_encoder_scales_age_on_train_and_keeps_unknowns():
-    train = pd.DataFrame({"age": [20.0, 40.0, np.nan], "sex": ["male", "female", "unknown"],
-                          "localization": ["back", "face", "unknown"]})
+    train = pd.DataFrame(
+        {"age": [20.0, 40.0, np.nan], "sex": ["male", "female", "unknown"], "localization": ["back", "face", "unknown"]}
+    )
     enc = MetadataEncoder().fit(train)
     assert enc.age_mean == 30.0
     x = enc.transform(pd.DataFrame({"age": [30.0, np.nan], "sex": ["unknown", "male"], "localization": ["Face", None]}))

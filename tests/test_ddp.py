@@ -27,11 +27,25 @@ FACTORS = "{akiec:2,bcc:2,bkl:2,df:2,mel:2,nv:2,vasc:2}"
 
 
 def common(train_images: int, root: Path) -> list[str]:
-    return ["data=ham10000", f"data.root={root}", "data.num_workers=0", "data.image_size=32",
-            "backbone=timm_test", "backbone.name=test_efficientnet_gn", "augmentation=none", "loss=ce",
-            "sampler=duplicate", f"sampler.factors={FACTORS}", "optimizer.lr=0.003", "trainer.max_epochs=3",
-            "trainer.accelerator=cpu", "trainer.deterministic=true", "callbacks.early_stopping=null",
-            "callbacks.progress_bar=null", "logger=csv"]
+    return [
+        "data=ham10000",
+        f"data.root={root}",
+        "data.num_workers=0",
+        "data.image_size=32",
+        "backbone=timm_test",
+        "backbone.name=test_efficientnet_gn",
+        "augmentation=none",
+        "loss=ce",
+        "sampler=duplicate",
+        f"sampler.factors={FACTORS}",
+        "optimizer.lr=0.003",
+        "trainer.max_epochs=3",
+        "trainer.accelerator=cpu",
+        "trainer.deterministic=true",
+        "callbacks.early_stopping=null",
+        "callbacks.progress_bar=null",
+        "logger=csv",
+    ]
 
 
 def test_two_processes_give_the_metrics_of_one(make_cfg, synthetic_root, tmp_path):
@@ -42,10 +56,22 @@ def test_two_processes_give_the_metrics_of_one(make_cfg, synthetic_root, tmp_pat
 
     ddp_dir = tmp_path / "ddp"
     ddp = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *overrides, "trainer=ddp", "trainer.devices=2",
-         "trainer.sync_batchnorm=false", f"data.batch_size={train}", f"hydra.run.dir={ddp_dir}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *overrides,
+            "trainer=ddp",
+            "trainer.devices=2",
+            "trainer.sync_batchnorm=false",
+            f"data.batch_size={train}",
+            f"hydra.run.dir={ddp_dir}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
 
     one_dir = tmp_path / "one"
@@ -72,8 +98,9 @@ def test_sync_batchnorm_on_cpu_says_what_to_change(make_cfg):
     from skinlight.train import build_trainer
 
     cfg = make_cfg("trainer=ddp", "trainer.accelerator=cpu")
-    with pytest.raises(ConfigError, match="trainer.sync_batchnorm=true works on GPUs only: add "
-                                          "trainer.sync_batchnorm=false"):
+    with pytest.raises(
+        ConfigError, match="trainer.sync_batchnorm=true works on GPUs only: add trainer.sync_batchnorm=false"
+    ):
         build_trainer(cfg)
 
 
@@ -83,11 +110,30 @@ def test_sweep_of_ddp_jobs_runs_each_job_once_in_its_folder(synthetic_root, tmp_
     job's overrides in the job's folder (not the whole sweep again), and the next job starts afresh."""
     sweep = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "-m", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
-         "trainer.sync_batchnorm=false", "optimizer.lr=1e-3,1e-2", "data=ham10000", f"data.root={synthetic_root}",
-         "backbone=timm_test", "data.image_size=32", "data.num_workers=0", "trainer.max_epochs=1",
-         "callbacks.progress_bar=null", f"hydra.sweep.dir={sweep}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "-m",
+            "trainer=ddp",
+            "trainer.devices=2",
+            "trainer.accelerator=cpu",
+            "trainer.sync_batchnorm=false",
+            "optimizer.lr=1e-3,1e-2",
+            "data=ham10000",
+            f"data.root={synthetic_root}",
+            "backbone=timm_test",
+            "data.image_size=32",
+            "data.num_workers=0",
+            "trainer.max_epochs=1",
+            "callbacks.progress_bar=null",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for job, lr in (("0", 0.001), ("1", 0.01)):
         assert (sweep / job / "metrics.json").exists() and (sweep / job / "train_ddp_process_1.log").exists()

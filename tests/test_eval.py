@@ -12,24 +12,22 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import CONF_DIR, FAST, user_error
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
-
-from conftest import CONF_DIR, FAST
 from sklearn.metrics import roc_curve
 
-from conftest import user_error
 from skinlight.errors import CheckpointError, ConfigError, DataError
 from skinlight.evaluation import summary
-from skinlight.reports.calibration import plot_reliability
-from skinlight.inference.ensemble import combine
+from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
 from skinlight.evaluation.export import export
 from skinlight.evaluation.export import main as export_main
-from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
 from skinlight.inference.classify import predict
+from skinlight.inference.ensemble import combine
 from skinlight.inference.tta import VIEWS, check_views
 from skinlight.metrics.classification import classification_metrics
+from skinlight.reports.calibration import plot_reliability
 from skinlight.train import run
 
 
@@ -74,7 +72,9 @@ def test_eval_reproduces_the_training_test_metrics(trained, synthetic_root, tmp_
     assert sorted(predictions.image_id) == sorted(split.image_id[split.split == "test"])
     classes = list(predictions.columns[3:-1])
     assert np.allclose(predictions[classes].sum(1), 1, atol=1e-5)
-    assert (tmp_path / "report" / "confusion_matrix.png").is_file() and (tmp_path / "report" / "reliability.png").is_file()
+    assert (tmp_path / "report" / "confusion_matrix.png").is_file() and (
+        tmp_path / "report" / "reliability.png"
+    ).is_file()
     assert 0 <= metrics["test/sensitivity_at_90spec_mel"] <= 1
     per_class = pd.read_csv(tmp_path / "report" / "per_class.csv")
     assert per_class["recall"].notna().all()
@@ -97,8 +97,13 @@ def test_ensemble_of_a_sweep_with_tta_gives_the_table_vii_rows(trained, syntheti
 
 def segmentation_checkpoint(path: Path) -> Path:
     """A file with a Segmenter checkpoint's record and hyper-parameters (no weights)."""
-    torch.save({"skinlight": {"task": "segmentation"},
-                "hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}, "image_size": 32}}, path)
+    torch.save(
+        {
+            "skinlight": {"task": "segmentation"},
+            "hyper_parameters": {"net": {"_target_": "segmentation_models_pytorch.Unet"}, "image_size": 32},
+        },
+        path,
+    )
     return path
 
 
@@ -115,11 +120,17 @@ def test_eval_refuses_missing_foreign_and_segmentation_checkpoints(synthetic_roo
         _eval(tmp_path, synthetic_root)
 
 
-@pytest.mark.parametrize("option, trained_with", [("data.split_seed=7", "data.split_seed=42"),
-                                                  ("data.image_size=64", "data.image_size=32"),
-                                                  ("data.task=binary", "data.task=multiclass")])
-def test_eval_refuses_data_options_that_contradict_the_checkpoint(trained, synthetic_root, tmp_path, option,
-                                                                  trained_with):
+@pytest.mark.parametrize(
+    "option, trained_with",
+    [
+        ("data.split_seed=7", "data.split_seed=42"),
+        ("data.image_size=64", "data.image_size=32"),
+        ("data.task=binary", "data.task=multiclass"),
+    ],
+)
+def test_eval_refuses_data_options_that_contradict_the_checkpoint(
+    trained, synthetic_root, tmp_path, option, trained_with
+):
     with pytest.raises(ConfigError, match=f"^{option} contradicts .*best.ckpt, trained with {trained_with}: leave"):
         _eval(tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}", option)
 
@@ -154,8 +165,11 @@ def test_predict_folder_matches_eval(trained, synthetic_root, tmp_path):
     assert (table.prediction == expected.prediction).all()
     pd.DataFrame({"image": [f"images/{Path(p).name}" for p in evaluated.path[:3]]}).to_csv(tmp_path / "in.csv")
     from_csv = predict(str(trained / "checkpoints" / "best.ckpt"), str(tmp_path / "in.csv"), str(tmp_path / "c.csv"))
-    assert np.allclose(from_csv[classes].to_numpy(), expected.loc[from_csv.path.map(lambda p: Path(p).stem),
-                                                                  classes].to_numpy(), atol=1e-5)
+    assert np.allclose(
+        from_csv[classes].to_numpy(),
+        expected.loc[from_csv.path.map(lambda p: Path(p).stem), classes].to_numpy(),
+        atol=1e-5,
+    )
 
 
 def test_predict_refuses_a_folder_with_a_non_image_file(trained, synthetic_root, tmp_path):
@@ -181,7 +195,8 @@ def test_summary_cli_sorts_and_chooses_metrics(tmp_path, capsys):
     assert table.loss.tolist() == ["focal", "ce"]
     assert "focal" in capsys.readouterr().out
     assert user_error(capsys, summary.main, [str(tmp_path), "--sort", "auroc_macro"]).startswith(
-        "error: --sort: cannot sort by 'auroc_macro'")
+        "error: --sort: cannot sort by 'auroc_macro'"
+    )
 
 
 def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
@@ -193,7 +208,9 @@ def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
 
 
 def test_export_refuses_a_segmentation_checkpoint(tmp_path, capsys):
-    message = user_error(capsys, export_main, [str(segmentation_checkpoint(tmp_path / "s.ckpt")), "--out", str(tmp_path)])
+    message = user_error(
+        capsys, export_main, [str(segmentation_checkpoint(tmp_path / "s.ckpt")), "--out", str(tmp_path)]
+    )
     assert re.match("error: .*s.ckpt is a segmentation checkpoint", message)
 
 
@@ -204,12 +221,14 @@ def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path
     probs = (torch.randn(400, 7, generator=generator) + 2 * torch.nn.functional.one_hot(labels, 7)).softmax(1)
     metrics = compute_metrics(probs, labels, names, "test/")
     assert plot_reliability(probs.numpy(), labels.numpy(), tmp_path / "r.png") == pytest.approx(
-        metrics["test/ece"], abs=1e-5)
+        metrics["test/ece"], abs=1e-5
+    )
     assert (tmp_path / "r.png").stat().st_size > 0
     fpr, tpr, _ = roc_curve(labels == 4, probs[:, 4])
     for spec in (80, 90, 95):
-        assert metrics[f"test/sensitivity_at_{spec}spec_mel"] == pytest.approx(tpr[1 - fpr >= spec / 100].max(),
-                                                                                abs=1e-5)
+        assert metrics[f"test/sensitivity_at_{spec}spec_mel"] == pytest.approx(
+            tpr[1 - fpr >= spec / 100].max(), abs=1e-5
+        )
     binary = classification_metrics(["benign", "malignant"], "val/")
     assert "sensitivity_at_95spec_malignant" in binary
 
@@ -217,8 +236,21 @@ def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path
 def test_benchmark_prints_the_table_and_refuses_an_unknown_backbone(capsys):
     from skinlight.evaluation import benchmark
 
-    benchmark.main(["timm_test", "mobilenetv3_small", "--image-size", "32", "--batch-sizes", "1", "2",
-                    "--repeats", "1", "--device", "cpu"])
+    benchmark.main(
+        [
+            "timm_test",
+            "mobilenetv3_small",
+            "--image-size",
+            "32",
+            "--batch-sizes",
+            "1",
+            "2",
+            "--repeats",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("backbone"))
     assert header.split()[:3] == ["backbone", "timm", "model"] and "img/s (batch 2)" in header
@@ -226,8 +258,10 @@ def test_benchmark_prints_the_table_and_refuses_an_unknown_backbone(capsys):
     model = benchmark.build("timm_test")
     assert table["params (M)"][0] == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
     assert table["GFLOPs"][0] > 0 and table["img/s (batch 1)"][0] > 0
-    assert re.match("error: backbone=nosuchnet: no .*nosuchnet.yaml; options: .*resnet50",
-                    user_error(capsys, benchmark.main, ["nosuchnet"]))
+    assert re.match(
+        "error: backbone=nosuchnet: no .*nosuchnet.yaml; options: .*resnet50",
+        user_error(capsys, benchmark.main, ["nosuchnet"]),
+    )
 
 
 def test_wandb_runs_of_a_sweep_share_the_sweep_directory_as_group(tmp_path):
@@ -248,19 +282,56 @@ def test_three_fold_sweep_then_ensemble_with_tta_prints_table_vii(synthetic_root
     import sys
 
     repo = Path(__file__).resolve().parents[1]
-    data = ["data=ham10000", f"data.root={synthetic_root}", "data.num_workers=0", "data.image_size=32",
-            "data.num_folds=3"]
-    subprocess.run([sys.executable, "train.py", "-m", *data, "data.fold=0,1,2", "backbone=timm_test",
-                    "trainer.max_epochs=2", "trainer.accelerator=cpu", "callbacks.progress_bar=null",
-                    f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=repo, check=True, capture_output=True, timeout=900)
+    data = [
+        "data=ham10000",
+        f"data.root={synthetic_root}",
+        "data.num_workers=0",
+        "data.image_size=32",
+        "data.num_folds=3",
+    ]
+    subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            *data,
+            "data.fold=0,1,2",
+            "backbone=timm_test",
+            "trainer.max_epochs=2",
+            "trainer.accelerator=cpu",
+            "callbacks.progress_bar=null",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     assert pd.read_csv(tmp_path / "sweep" / "summary.csv").status.tolist() == ["ok"] * 3
-    result = subprocess.run([sys.executable, "eval.py", f"ensemble={tmp_path / 'sweep'}", "tta=d4", *data,
-                             f"hydra.run.dir={tmp_path / 'eval'}"], cwd=repo, check=True, capture_output=True,
-                            text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "eval.py",
+            f"ensemble={tmp_path / 'sweep'}",
+            "tta=d4",
+            *data,
+            f"hydra.run.dir={tmp_path / 'eval'}",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     lines = result.stdout.splitlines()  # the log lines, then the table
     start = next(i for i, line in enumerate(lines) if line.startswith("model "))
     assert lines[start].split() == ["model", *TABLE_METRICS]
-    assert [line.split("  ")[0] for line in lines[start + 2:start + 7]] == [
-        "data.fold=0", "data.fold=1", "data.fold=2", "ensemble", "ensemble + TTA (d4)"]
+    assert [line.split("  ")[0] for line in lines[start + 2 : start + 7]] == [
+        "data.fold=0",
+        "data.fold=1",
+        "data.fold=2",
+        "ensemble",
+        "ensemble + TTA (d4)",
+    ]
     table = pd.read_csv(tmp_path / "eval" / "table.csv")
     assert table[list(TABLE_METRICS)].notna().all().all()

@@ -11,8 +11,16 @@ from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
 # The experiment's own backbone, sizes and options; only data, speed and weights are set here.
-SMALL = ["data=ham10000", "data.num_workers=0", "data.batch_size=4", "trainer.accelerator=cpu",
-         "trainer.fast_dev_run=true", "backbone.pretrained=false", "logger=csv", "callbacks.progress_bar=null"]
+SMALL = [
+    "data=ham10000",
+    "data.num_workers=0",
+    "data.batch_size=4",
+    "trainer.accelerator=cpu",
+    "trainer.fast_dev_run=true",
+    "backbone.pretrained=false",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+]
 
 
 @pytest.fixture
@@ -25,12 +33,15 @@ def experiment_cfg(compose_cfg, synthetic_root):
 
 # Single runs; the sweeps (le2020_ablation, le2020_backbones, nguyen2022, albawi2022) run every
 # job at its real size in test_multirun_recipes_at_real_size.
-@pytest.mark.parametrize("name, backbone, size, classes", [
-    ("le2020_resnet50", "resnet50", 224, 7),
-    ("albawi2022", "albawi_cnn", 224, 2),
-    ("elgohary2024_cls", "deepconvnet", 28, 7),
-    pytest.param("nguyen2022", "inception_resnet_v2", 299, 7, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "name, backbone, size, classes",
+    [
+        ("le2020_resnet50", "resnet50", 224, 7),
+        ("albawi2022", "albawi_cnn", 224, 2),
+        ("elgohary2024_cls", "deepconvnet", 28, 7),
+        pytest.param("nguyen2022", "inception_resnet_v2", 299, 7, marks=pytest.mark.slow),
+    ],
+)
 def test_experiment_runs_at_its_input_size(experiment_cfg, name, backbone, size, classes):
     cfg = experiment_cfg(name)
     assert (cfg.backbone.name, cfg.data.image_size) == (backbone, size)
@@ -39,8 +50,10 @@ def test_experiment_runs_at_its_input_size(experiment_cfg, name, backbone, size,
     assert len([k for k in metrics if k.startswith("test/specificity_")]) == classes
 
 
-@pytest.mark.parametrize("backbone, size, features_at", [
-    ("inception_resnet_v2", 299, "repeat_2"), ("nasnetlarge", 331, None), ("densenet201", 224, None)])
+@pytest.mark.parametrize(
+    "backbone, size, features_at",
+    [("inception_resnet_v2", 299, "repeat_2"), ("nasnetlarge", 331, None), ("densenet201", 224, None)],
+)
 def test_nguyen2022_sets_size_and_attention_point_per_backbone(experiment_cfg, backbone, size, features_at):
     cfg = experiment_cfg("nguyen2022", f"backbone={backbone}")
     assert cfg.data.image_size == size and cfg.model.features_at == features_at
@@ -53,9 +66,13 @@ def test_le2020_ablation_settings(experiment_cfg):
     full = experiment_cfg("le2020_ablation")
     assert (full.head.dropout, full.head.pool, full.loss.gamma, full.loss.alpha) == (0.5, "avg", 2.0, "balanced")
     assert len(full.augmentation.train) > 0
-    changed = {"no_dropout": ("head.dropout", 0.0), "no_augmentation": ("augmentation.train", []),
-               "no_class_weights": ("loss.alpha", None), "no_focal": ("loss.gamma", 0.0),
-               "no_gap": ("head.pool", "flatten")}
+    changed = {
+        "no_dropout": ("head.dropout", 0.0),
+        "no_augmentation": ("augmentation.train", []),
+        "no_class_weights": ("loss.alpha", None),
+        "no_focal": ("loss.gamma", 0.0),
+        "no_gap": ("head.pool", "flatten"),
+    }
     for setting, (key, value) in changed.items():
         cfg = experiment_cfg("le2020_ablation", f"experiment/le2020_ablation@_global_={setting}")
         node, leaf = key.rsplit(".", 1)
@@ -79,13 +96,20 @@ def test_le2020_ablation_is_one_multirun_with_six_rows(tmp_path, synthetic_root)
     """The sweep itself (here with a tiny backbone; the real one is in the slow test below)."""
     summary = _sweep(tmp_path, synthetic_root, "le2020_ablation", "backbone=timm_test", "data.image_size=64")
     assert summary["experiment/le2020_ablation@_global_"].tolist() == [
-        "full", "no_dropout", "no_augmentation", "no_class_weights", "no_focal", "no_gap"]
+        "full",
+        "no_dropout",
+        "no_augmentation",
+        "no_class_weights",
+        "no_focal",
+        "no_gap",
+    ]
     assert (summary["status"] == "ok").all()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, jobs", [("le2020_ablation", 6), ("le2020_backbones", 4), ("nguyen2022", 8),
-                                        ("albawi2022", 10)])
+@pytest.mark.parametrize(
+    "name, jobs", [("le2020_ablation", 6), ("le2020_backbones", 4), ("nguyen2022", 8), ("albawi2022", 10)]
+)
 def test_multirun_recipes_at_real_size(tmp_path, synthetic_root, name, jobs):
     summary = _sweep(tmp_path, synthetic_root, name)
     assert len(summary) == jobs and (summary["status"] == "ok").all(), summary.to_string()

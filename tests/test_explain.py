@@ -12,21 +12,31 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-
-from skinlight.errors import CheckpointError, ConfigError
-from skinlight.inference.ensemble import load_classifier
-from skinlight.evaluation.explain import attention_maps, choose_cases, explain, grad_cams
-from skinlight.models.heads import SoftAttentionHead
 from test_eval import EVAL_DATA, _compose, segmentation_checkpoint
 from test_isic2018_task3 import tiny_checkpoint
+
+from skinlight.errors import CheckpointError, ConfigError
+from skinlight.evaluation.explain import attention_maps, choose_cases, explain, grad_cams
+from skinlight.inference.ensemble import load_classifier
+from skinlight.models.heads import SoftAttentionHead
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_choose_cases_takes_confident_mistakes_and_correct_ones_of_every_class():
     labels = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
-    probs = torch.tensor([[.9, .1, 0], [.6, .4, 0], [.2, .8, 0], [0, .3, .7],  # 0, 1, 2 right; 3 wrong (0.7)
-                          [.1, 0, .9], [.95, 0, .05], [.2, .7, .1], [.5, .4, .1]])  # 4 right; 5, 6, 7 wrong
+    probs = torch.tensor(
+        [
+            [0.9, 0.1, 0],
+            [0.6, 0.4, 0],
+            [0.2, 0.8, 0],
+            [0, 0.3, 0.7],  # 0, 1, 2 right; 3 wrong (0.7)
+            [0.1, 0, 0.9],
+            [0.95, 0, 0.05],
+            [0.2, 0.7, 0.1],
+            [0.5, 0.4, 0.1],
+        ]
+    )  # 4 right; 5, 6, 7 wrong
     assert choose_cases(probs, labels, 4) == [5, 3, 0, 2]  # 2 mistakes by confidence, then classes 0 and 1
     assert choose_cases(probs, labels, 6) == [5, 3, 6, 0, 2, 4]
     assert sorted(choose_cases(probs, labels, 20)) == list(range(8))  # fewer images than n: all of them
@@ -38,7 +48,7 @@ def test_grad_cam_is_computed_on_the_feature_map_the_head_reads(tmp_path):
     images = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))  # a 4 x 4 feature map
     cams = grad_cams(model, images, None, [3, 5])
     for k, target in enumerate((3, 5)):  # the Grad-CAM formula by hand: ReLU(sum_c mean(dy/dA_c) A_c)
-        fmap = model.feature_map(images[k:k + 1]).detach().requires_grad_(True)
+        fmap = model.feature_map(images[k : k + 1]).detach().requires_grad_(True)
         model.classifier(model.head(fmap))[0, target].backward()
         cam = torch.relu((fmap.grad.mean((2, 3), keepdim=True) * fmap).sum(1))[0].detach().numpy()
         cam = cv2.resize(cam, (128, 128))  # upsampled, then scaled to [0, 1]
@@ -49,14 +59,22 @@ def test_grad_cam_is_computed_on_the_feature_map_the_head_reads(tmp_path):
 
 def test_explain_writes_the_grid_and_cases(tmp_path, synthetic_root):
     ckpt = tiny_checkpoint(tmp_path / "linear.ckpt")
-    cases = explain(_compose("explain", [*EVAL_DATA, f"ckpt_path={ckpt}", "n=6"], tmp_path / "a", synthetic_root),
-                    tmp_path / "a")
+    cases = explain(
+        _compose("explain", [*EVAL_DATA, f"ckpt_path={ckpt}", "n=6"], tmp_path / "a", synthetic_root), tmp_path / "a"
+    )
     assert len(cases) == 6 and pd.read_csv(tmp_path / "a" / "cases.csv").correct.tolist() == cases.correct.tolist()
     assert (cases.correct == (cases.label == cases.prediction)).all()
     linear_width = Image.open(tmp_path / "a" / "gradcam.png").width
     ckpt = tiny_checkpoint(tmp_path / "attention.ckpt", head="soft_attention")
-    explain(_compose("explain", [*EVAL_DATA, f"ckpt_path={ckpt}", "n=6", "method=GradCAMPlusPlus"], tmp_path / "b",
-                     synthetic_root), tmp_path / "b")
+    explain(
+        _compose(
+            "explain",
+            [*EVAL_DATA, f"ckpt_path={ckpt}", "n=6", "method=GradCAMPlusPlus"],
+            tmp_path / "b",
+            synthetic_root,
+        ),
+        tmp_path / "b",
+    )
     assert Image.open(tmp_path / "b" / "gradcam.png").width > 1.5 * linear_width  # a second panel per image
 
 
@@ -88,7 +106,14 @@ def test_explain_refuses_bad_input(tmp_path, synthetic_root):
 
 @pytest.mark.slow  # a fresh interpreter: ~10 s on an idle machine, half a minute on a busy one
 def test_explain_cli_reports_a_missing_checkpoint_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "explain.py", f"ckpt_path={tmp_path / 'no.ckpt'}",
-                             f"hydra.run.dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == \
-        f"error: checkpoint not found: {tmp_path / 'no.ckpt'}"
+    result = subprocess.run(
+        [sys.executable, "explain.py", f"ckpt_path={tmp_path / 'no.ckpt'}", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        result.returncode == 2
+        and result.stderr.strip().splitlines()[-1] == f"error: checkpoint not found: {tmp_path / 'no.ckpt'}"
+    )

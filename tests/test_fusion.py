@@ -22,10 +22,15 @@ METAS = {"none": (None, 0), "nguyen": ("NguyenFusion", 4096), "gessert": ("Gesse
 def test_every_head_combines_with_every_metadata_branch(head, meta):
     torch.manual_seed(0)
     fusion, branch_width = METAS[meta]
-    model = Classifier(backbone={"name": "test_resnet"}, head={"_target_": f"skinlight.models.heads.{HEADS[head]}"},
-                       loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
-                       class_names=CLASSES, metadata=MetadataEncoder().state(),
-                       meta={"_target_": f"skinlight.models.fusion.{fusion}"} if fusion else None).eval()
+    model = Classifier(
+        backbone={"name": "test_resnet"},
+        head={"_target_": f"skinlight.models.heads.{HEADS[head]}"},
+        loss={"_target_": "skinlight.losses.classification.CrossEntropy"},
+        optimizer={"_target_": "torch.optim.Adam"},
+        class_names=CLASSES,
+        metadata=MetadataEncoder().state(),
+        meta={"_target_": f"skinlight.models.fusion.{fusion}"} if fusion else None,
+    ).eval()
     image, meta_a, meta_b = torch.randn(2, 3, 64, 64), torch.randn(2, 20), torch.randn(2, 20)
     logits = model(image, meta_a)
     assert logits.shape == (2, 7)
@@ -55,22 +60,32 @@ def test_metadata_dropout_zeroes_single_values_in_training_only():
 
 @pytest.mark.parametrize("meta", ["gessert", "nguyen"])
 def test_metadata_branch_without_metadata_stops_at_start_up(make_cfg, meta, tmp_path):
-    with pytest.raises(SkinlightError, match=rf"meta={meta} needs patient metadata, but the data gives none: "
-                                             r"set data.use_metadata=true .* or meta=none"):
+    with pytest.raises(
+        SkinlightError,
+        match=rf"meta={meta} needs patient metadata, but the data gives none: "
+        r"set data.use_metadata=true .* or meta=none",
+    ):
         run(make_cfg(f"meta={meta}", "data.use_metadata=false"), tmp_path)
 
 
 def test_forward_without_metadata_names_the_missing_input():
-    model = Classifier(backbone={"name": "test_resnet"}, head={"_target_": "skinlight.models.heads.LinearHead"},
-                       loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
-                       class_names=CLASSES, metadata=MetadataEncoder().state(), meta={"_target_": "skinlight.models.fusion.NguyenFusion"})
+    model = Classifier(
+        backbone={"name": "test_resnet"},
+        head={"_target_": "skinlight.models.heads.LinearHead"},
+        loss={"_target_": "skinlight.losses.classification.CrossEntropy"},
+        optimizer={"_target_": "torch.optim.Adam"},
+        class_names=CLASSES,
+        metadata=MetadataEncoder().state(),
+        meta={"_target_": "skinlight.models.fusion.NguyenFusion"},
+    )
     with pytest.raises(ValueError, match=r"fuses patient metadata \(meta=nguyen\): pass the metadata vector"):
         model(torch.randn(2, 3, 32, 32))
 
 
 def test_trained_checkpoint_with_attention_tap_and_metadata_reloads(make_cfg):
-    cfg = make_cfg("head=soft_attention", "meta=gessert", "model.features_at=layer3", "trainer.max_epochs=1",
-                   "data.image_size=64")
+    cfg = make_cfg(
+        "head=soft_attention", "meta=gessert", "model.features_at=layer3", "trainer.max_epochs=1", "data.image_size=64"
+    )
     run(cfg, cfg.hydra.runtime.output_dir)
     path = f"{cfg.hydra.runtime.output_dir}/checkpoints/best.ckpt"
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -94,8 +109,15 @@ def test_metadata_beats_image_only_on_synthetic_data(make_cfg, tmp_path):
 
     root = tmp_path / "ham"
     generate_ham10000(root, num_lesions=600, seed=0, image_size=(160, 120), workers=2)
-    common = ["backbone=mobilenetv3_small", "backbone.pretrained=false", "data.image_size=64", "data.batch_size=32", "trainer.max_epochs=8",
-              "loss=weighted_ce", "seed=0"]
+    common = [
+        "backbone=mobilenetv3_small",
+        "backbone.pretrained=false",
+        "data.image_size=64",
+        "data.batch_size=32",
+        "trainer.max_epochs=8",
+        "loss=weighted_ce",
+        "seed=0",
+    ]
     scores = {}
     for meta in ("none", "gessert"):
         cfg = make_cfg(*common, f"meta={meta}", data_root=root)

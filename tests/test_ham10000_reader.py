@@ -7,15 +7,25 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from skinlight.data.layouts.images import load_rgb
 from skinlight.data.layouts.ham10000 import CLASSES, read_ham10000
+from skinlight.data.layouts.images import load_rgb
 from skinlight.errors import DataError
 
 
 def write_layout(root: Path, n: int = 14, parts: bool = True) -> pd.DataFrame:
     root.mkdir(parents=True, exist_ok=True)
-    rows = [{"lesion_id": f"HAM_{i // 2:07d}", "image_id": f"ISIC_{i:07d}", "dx": CLASSES[(i // 2) % 7],
-             "dx_type": "histo", "age": 40.0, "sex": "male", "localization": "back"} for i in range(n)]
+    rows = [
+        {
+            "lesion_id": f"HAM_{i // 2:07d}",
+            "image_id": f"ISIC_{i:07d}",
+            "dx": CLASSES[(i // 2) % 7],
+            "dx_type": "histo",
+            "age": 40.0,
+            "sex": "male",
+            "localization": "back",
+        }
+        for i in range(n)
+    ]
     df = pd.DataFrame(rows)
     df.to_csv(root / "HAM10000_metadata.csv", index=False)
     for i, image_id in enumerate(df["image_id"]):
@@ -106,6 +116,13 @@ def test_reads_the_real_download_as_it_is():
         pytest.skip(f"{root} absent")
     df = read_ham10000(root)
     assert len(df) == 10015 and df["lesion_id"].nunique() == 7470
-    assert df["dx"].value_counts().to_dict() == {"nv": 6705, "mel": 1113, "bkl": 1099, "bcc": 514, "akiec": 327,
-                                                 "vasc": 142, "df": 115}
+    assert df["dx"].value_counts().to_dict() == {
+        "nv": 6705,
+        "mel": 1113,
+        "bkl": 1099,
+        "bcc": 514,
+        "akiec": 327,
+        "vasc": 142,
+        "df": 115,
+    }
     assert load_rgb(df["path"].iloc[0]).shape == (150, 200, 3)

@@ -26,7 +26,9 @@ def test_focal_down_weights_easy_examples():
 def test_focal_alpha_per_class_and_scalar():
     alpha = torch.arange(1, 8, dtype=torch.float32)
     per_sample = F.cross_entropy(LOGITS, TARGET, reduction="none")
-    assert torch.allclose(FocalLoss(gamma=0.0, alpha=alpha.tolist())(LOGITS, TARGET), (alpha[TARGET] * per_sample).mean())
+    assert torch.allclose(
+        FocalLoss(gamma=0.0, alpha=alpha.tolist())(LOGITS, TARGET), (alpha[TARGET] * per_sample).mean()
+    )
     assert torch.allclose(FocalLoss(gamma=0.0, alpha=0.25)(LOGITS, TARGET), 0.25 * per_sample.mean())
 
 
@@ -45,12 +47,15 @@ def test_weighted_ce_uses_train_counts():
     assert torch.allclose(loss(LOGITS, TARGET), expected)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: CrossEntropy(class_weights="balanced", class_counts=[3, 0, 1]), "every class in the train split"),
-    (lambda: CrossEntropy(class_weights=[1.0, 2.0], class_counts=[3, 4, 1]), "2 values for 3 classes"),
-    (lambda: CrossEntropy(class_weights="inverse", class_counts=[3, 4, 1]), "loss.class_weights='inverse'"),
-    (lambda: FocalLoss(gamma=-1), "loss.gamma"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: CrossEntropy(class_weights="balanced", class_counts=[3, 0, 1]), "every class in the train split"),
+        (lambda: CrossEntropy(class_weights=[1.0, 2.0], class_counts=[3, 4, 1]), "2 values for 3 classes"),
+        (lambda: CrossEntropy(class_weights="inverse", class_counts=[3, 4, 1]), "loss.class_weights='inverse'"),
+        (lambda: FocalLoss(gamma=-1), "loss.gamma"),
+    ],
+)
 def test_bad_loss_settings(make, message):
     with pytest.raises(ConfigError, match=message):
         make()

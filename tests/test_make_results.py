@@ -30,16 +30,22 @@ def write_run(runs: Path, name: str, metrics: dict | None, rc: str = "0") -> Pat
 
 
 def cls_metrics(bal_acc: float) -> dict:
-    return {"test/balanced_acc": bal_acc, "test/acc": 0.8, "test/f1_macro": 0.5, "test/auroc_macro": 0.9,
-            "test/recall_mel": 0.25}
+    return {
+        "test/balanced_acc": bal_acc,
+        "test/acc": 0.8,
+        "test/f1_macro": 0.5,
+        "test/auroc_macro": 0.9,
+        "test/recall_mel": 0.25,
+    }
 
 
 def test_tables_comparison_and_plots_come_from_the_runs(tmp_path, make_results):
     runs = tmp_path / "runs"
     pretrained = write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.6125))
     (pretrained / "report" / "confusion_matrix.png").write_bytes(b"png")
-    (pretrained / "report" / "baselines.json").write_text(json.dumps(
-        {"majority_class": {"balanced_acc": 1 / 7, "acc": 0.671}}))
+    (pretrained / "report" / "baselines.json").write_text(
+        json.dumps({"majority_class": {"balanced_acc": 1 / 7, "acc": 0.671}})
+    )
     write_run(runs, "cls_lite0_scratch_ce", cls_metrics(0.4375))
     write_run(runs, "cls_lite0_pretrained_focal", None, rc="137")
     seg = write_run(runs, "seg_ph2_unet", {"test/dice": 0.8125, "test/iou": 0.6875, "test/thresholded_jaccard": 0.5})
@@ -48,8 +54,10 @@ def test_tables_comparison_and_plots_come_from_the_runs(tmp_path, make_results):
     text = make_results.build(runs)
 
     assert "| cls_lite0_pretrained_ce | 0.613 | 0.800 | 0.500 | 0.900 | 0.250 | 10 min |" in text
-    assert "cls_lite0_pretrained_ce beats cls_lite0_scratch_ce in balanced accuracy on the same split " \
-           "(0.613 vs 0.438, +0.175)" in text
+    assert (
+        "cls_lite0_pretrained_ce beats cls_lite0_scratch_ce in balanced accuracy on the same split "
+        "(0.613 vs 0.438, +0.175)" in text
+    )
     assert "majority_class: balanced accuracy 0.143, accuracy 0.671" in text
     assert "cls_lite0_pretrained_focal: no metrics.json (exit code 137)" in text
     assert "| seg_ph2_unet | 0.812 | 0.688 | 0.500 |" in text
@@ -72,8 +80,10 @@ def test_seed_spread_includes_the_configuration_of_the_first_table(tmp_path, mak
     write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.5))
     write_run(runs, "seed_s1_cls_lite0_pretrained_ce", cls_metrics(0.6))
     write_run(runs, "seed_s2_cls_lite0_pretrained_ce", cls_metrics(0.7))
-    assert "cls_lite0_pretrained_ce over 3 seeds: balanced accuracy mean 0.600, standard deviation 0.100, " \
-           "range 0.500-0.700." in make_results.build(runs)
+    assert (
+        "cls_lite0_pretrained_ce over 3 seeds: balanced accuracy mean 0.600, standard deviation 0.100, "
+        "range 0.500-0.700." in make_results.build(runs)
+    )
 
 
 def test_crop_rows_come_with_their_full_image_row(tmp_path, make_results):
@@ -83,8 +93,10 @@ def test_crop_rows_come_with_their_full_image_row(tmp_path, make_results):
     crop_section = make_results.build(runs).split("## Crop-to-classify")[1].split("##")[0]
     assert "| cls_lite0_pretrained_ce (full image) | 0.500 |" in crop_section
     assert "| crop_d16_cls_lite0_pretrained_ce | 0.250 |" in crop_section
-    assert "By balanced accuracy: cls_lite0_pretrained_ce (full image) 0.500 > " \
-           "crop_d16_cls_lite0_pretrained_ce 0.250." in crop_section
+    assert (
+        "By balanced accuracy: cls_lite0_pretrained_ce (full image) 0.500 > "
+        "crop_d16_cls_lite0_pretrained_ce 0.250." in crop_section
+    )
 
 
 def test_ensemble_section_shows_the_table_eval_wrote(tmp_path, make_results):
@@ -115,9 +127,15 @@ def write_sweep(runs: Path, name: str, jobs: list[tuple[list[str], dict | None]]
 def test_sweep_jobs_are_rows_of_their_folders_section(tmp_path, make_results):
     runs = tmp_path / "runs"
     write_run(runs, "cls_a", cls_metrics(0.5))
-    write_sweep(runs, "crop_cls_a", [(["loss=ce", "pipeline.dilation=0"], cls_metrics(0.25)),
-                                     (["loss=ce", "pipeline.dilation=16"], cls_metrics(0.75)),
-                                     (["loss=ce", "pipeline.dilation=32"], None)])
+    write_sweep(
+        runs,
+        "crop_cls_a",
+        [
+            (["loss=ce", "pipeline.dilation=0"], cls_metrics(0.25)),
+            (["loss=ce", "pipeline.dilation=16"], cls_metrics(0.75)),
+            (["loss=ce", "pipeline.dilation=32"], None),
+        ],
+    )
     write_sweep(runs, "seed_cls_a", [(["seed=1"], cls_metrics(0.625)), (["seed=2"], cls_metrics(0.875))])
 
     text = make_results.build(runs)
@@ -125,12 +143,18 @@ def test_sweep_jobs_are_rows_of_their_folders_section(tmp_path, make_results):
     crop = text.split("## Crop-to-classify")[1].split("##")[0]
     command = "`python train.py -m seed=7 hydra.sweep.dir=results/runs/crop_cls_a`"
     assert "| cls_a (full image) | 0.500 |" in crop
-    assert "| crop_cls_a/0 (pipeline.dilation=0) | 0.250 | 0.800 | 0.500 | 0.900 | 0.250 | 10 min for 3 jobs | " \
-           f"{command} |" in crop
+    assert (
+        "| crop_cls_a/0 (pipeline.dilation=0) | 0.250 | 0.800 | 0.500 | 0.900 | 0.250 | 10 min for 3 jobs | "
+        f"{command} |" in crop
+    )
     assert "| crop_cls_a/1 (pipeline.dilation=16) | 0.750 |" in crop
-    assert "By balanced accuracy: crop_cls_a/1 (pipeline.dilation=16) 0.750 > cls_a (full image) 0.500 > " \
-           "crop_cls_a/0 (pipeline.dilation=0) 0.250." in crop
+    assert (
+        "By balanced accuracy: crop_cls_a/1 (pipeline.dilation=16) 0.750 > cls_a (full image) 0.500 > "
+        "crop_cls_a/0 (pipeline.dilation=0) 0.250." in crop
+    )
     assert f"crop_cls_a/2 (pipeline.dilation=32): no metrics.json (exit code 0); {command}" in crop
     assert "cls_a over 3 seeds: balanced accuracy mean 0.667, standard deviation 0.191, range 0.500-0.875." in text
-    assert f"Best classifier by test balanced accuracy: seed_cls_a/1 (seed=2) (0.875); its checkpoint on the machine " \
-           f"that trained it: `{runs}/seed_cls_a/1/checkpoints/best.ckpt`" in text
+    assert (
+        f"Best classifier by test balanced accuracy: seed_cls_a/1 (seed=2) (0.875); its checkpoint on the machine "
+        f"that trained it: `{runs}/seed_cls_a/1/checkpoints/best.ckpt`" in text
+    )

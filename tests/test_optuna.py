@@ -7,20 +7,27 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import CONF_DIR, FAST
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
-
-from conftest import CONF_DIR, FAST
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_submitit_slurm_launcher_follows_the_trainer():
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4",
-                                          "trainer.num_nodes=2", "hydra.launcher.partition=gpu"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train",
+            overrides=[
+                "hydra/launcher=submitit_slurm",
+                "trainer=ddp",
+                "trainer.devices=4",
+                "trainer.num_nodes=2",
+                "hydra.launcher.partition=gpu",
+            ],
+            return_hydra_config=True,
+        )
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert launcher["_target_"] == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert (launcher["gpus_per_node"], launcher["tasks_per_node"], launcher["nodes"]) == (4, 4, 2)
@@ -32,10 +39,22 @@ def test_submitit_slurm_launcher_follows_the_trainer():
 def test_optuna_search_runs_two_trials_and_writes_the_best_parameters(synthetic_root, tmp_path, monkeypatch):
     sweep_dir = tmp_path / "sweep"
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [
-        "train.py", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
-        f"hydra.sweep.dir={sweep_dir}", *FAST, f"data.root={synthetic_root}", "trainer.max_epochs=1",
-        "callbacks.early_stopping=null"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train.py",
+            "-m",
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+            f"hydra.sweep.dir={sweep_dir}",
+            *FAST,
+            f"data.root={synthetic_root}",
+            "trainer.max_epochs=1",
+            "callbacks.early_stopping=null",
+        ],
+    )
     spec = importlib.util.spec_from_file_location("__main__", ROOT / "train.py")  # as `python train.py` loads it
     entry = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(entry)

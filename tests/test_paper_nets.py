@@ -31,6 +31,7 @@ def test_deepconvnet_layers():
 
 def test_albawi_layer_counts():
     """15 and 9 layers counted Keras-style (activations belong to their layer)."""
+
     def count(net):
         return sum(not isinstance(m, torch.nn.ReLU) for m in net.trunk) + 1  # + the output layer
 

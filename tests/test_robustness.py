@@ -6,7 +6,6 @@ missing-age flag: test_datamodule.py), classes with too few lesions for a split 
 (test_splits.py), a full disk while writing the image cache (test_cache.py).
 """
 
-
 import lightning.pytorch as L
 import numpy as np
 import pytest
@@ -15,10 +14,10 @@ from lightning.pytorch.demos.boring_classes import BoringModel
 from PIL import Image
 
 from skinlight.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+from skinlight.checkpoints import load_checkpoint
 from skinlight.data.cache import ImageCache
 from skinlight.data.classification import HAM10000DataModule
 from skinlight.data.layouts.images import load_rgb
-from skinlight.checkpoints import load_checkpoint
 from skinlight.errors import CheckpointError, DataError
 
 RGB = np.array([[[200, 30, 60], [10, 250, 90]]], dtype=np.uint8)  # one row, two pixels
@@ -70,9 +69,16 @@ class DivergingModel(BoringModel):
 
 
 def test_nan_loss_stops_naming_the_step():
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        callbacks=[StopOnNonFiniteLoss()])
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[StopOnNonFiniteLoss()],
+    )
     with pytest.raises(NonFiniteLossError, match=r"training loss is nan at epoch 0, batch 2 \(global step 3\)"):
         trainer.fit(DivergingModel())
 

@@ -31,16 +31,24 @@ def test_duplicate_sampler_yields_the_configured_counts_and_never_leaks_a_lesion
     seen = np.zeros(len(dm.classes), int)
     for batch in loader:
         seen += np.bincount(batch["label"].numpy(), minlength=len(dm.classes))
-    print("train images per class:", dict(zip(dm.classes, np.bincount(train["label"], minlength=7).tolist())),
-          "\nimages per class in one epoch:", dict(zip(dm.classes, seen.tolist())), "expected:", expected)
+    print(
+        "train images per class:",
+        dict(zip(dm.classes, np.bincount(train["label"], minlength=7).tolist())),
+        "\nimages per class in one epoch:",
+        dict(zip(dm.classes, seen.tolist())),
+        "expected:",
+        expected,
+    )
     assert seen.tolist() == expected and len(loader.sampler) == sum(expected)
 
     drawn = [dm.datasets["train"].paths[i] for i in loader.sampler]
     lesion_of = dict(zip(dm.table["path"], dm.table["lesion_id"]))
     drawn_lesions = {lesion_of[p] for p in drawn}
     held_out = set(dm.table.loc[dm.table["split"] != "train", "lesion_id"])
-    print(f"lesions drawn: {len(drawn_lesions)}, val/test lesions: {len(held_out)}, "
-          f"shared: {len(drawn_lesions & held_out)}")
+    print(
+        f"lesions drawn: {len(drawn_lesions)}, val/test lesions: {len(held_out)}, "
+        f"shared: {len(drawn_lesions & held_out)}"
+    )
     assert drawn_lesions == set(train["lesion_id"]) and not drawn_lesions & held_out
     for split in ("val", "test"):  # untouched: every image once, in order
         loader = getattr(dm, f"{split}_dataloader")()
@@ -84,8 +92,9 @@ def test_duplicate_factors_must_cover_every_class():
 @pytest.mark.parametrize("make", [oversample, undersample])
 def test_ddp_ranks_share_one_epoch(make):
     """What Lightning does under DDP (use_distributed_sampler=True): wrap, shard, forward set_epoch."""
-    ranks = [DistributedSamplerWrapper(make(LABELS, NAMES, seed=3), num_replicas=2, rank=r, shuffle=False)
-             for r in range(2)]
+    ranks = [
+        DistributedSamplerWrapper(make(LABELS, NAMES, seed=3), num_replicas=2, rank=r, shuffle=False) for r in range(2)
+    ]
     epoch = []
     for wrapper in ranks:
         wrapper.set_epoch(5)
@@ -98,9 +107,16 @@ def test_ddp_ranks_share_one_epoch(make):
     assert Counter(reference) <= Counter(epoch) and sum(padding.values()) == len(reference) % 2
 
 
-@pytest.mark.parametrize("option, sampler", [("none", RandomSampler), ("weighted", WeightedRandomSampler),
-                                             ("oversample", ClassResampler), ("undersample", ClassResampler),
-                                             ("duplicate", ClassResampler)])
+@pytest.mark.parametrize(
+    "option, sampler",
+    [
+        ("none", RandomSampler),
+        ("weighted", WeightedRandomSampler),
+        ("oversample", ClassResampler),
+        ("undersample", ClassResampler),
+        ("duplicate", ClassResampler),
+    ],
+)
 def test_every_sampler_option_reaches_the_train_loader(make_cfg, option, sampler):
     dm = build_datamodule(make_cfg(f"sampler={option}"))
     dm.setup("fit")

@@ -11,13 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from PIL import Image
 
-from skinlight.data.transforms import build_transform
 from skinlight.data.layouts.images import read_mask
 from skinlight.data.layouts.isic2018 import read_isic2018
 from skinlight.data.layouts.ph2 import read_ph2
 from skinlight.data.segmentation import HAM10000SegmentationDataModule, ISIC2018DataModule, PH2DataModule
-from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
+from skinlight.data.transforms import build_transform
 from skinlight.errors import DataError
+from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -51,7 +51,10 @@ def test_isic2018_reader_official_folders(isic_root):
     assert table["image_id"].is_unique and (table["lesion_id"] == table["image_id"]).all()
     for row in table.itertuples():
         assert row.mask_path.name == f"{row.image_id}_segmentation.png" and row.mask_path.is_file()
-        assert row.path.parent.name == f"ISIC2018_Task1-2_{dict(train='Training', val='Validation', test='Test')[row.split]}_Input"
+        assert (
+            row.path.parent.name
+            == f"ISIC2018_Task1-2_{dict(train='Training', val='Validation', test='Test')[row.split]}_Input"
+        )
 
 
 def test_isic2018_datamodule_items_and_split_csv(isic_root, tmp_path):
@@ -72,8 +75,15 @@ def test_isic2018_holdout_split_keeps_lesion_groups(isic_root, tmp_path):
     ids = read_isic2018(isic_root, splits=("train",))["image_id"].tolist()
     groups = pd.DataFrame({"image_id": ids, "lesion_id": [f"L{i // 2}" for i in range(len(ids))]})  # pairs of images
     groups.to_csv(tmp_path / "groups.csv", index=False)
-    dm = ISIC2018DataModule(isic_root, split="holdout", groups_csv=str(tmp_path / "groups.csv"), image_size=32,
-                            num_workers=0, test_fraction=0.25, val_fraction=0.25)
+    dm = ISIC2018DataModule(
+        isic_root,
+        split="holdout",
+        groups_csv=str(tmp_path / "groups.csv"),
+        image_size=32,
+        num_workers=0,
+        test_fraction=0.25,
+        val_fraction=0.25,
+    )
     dm.setup()
     assert len(dm.table) == ISIC_COUNTS[0] and set(dm.table["split"]) == {"train", "val", "test"}
     assert (dm.table.groupby("lesion_id")["split"].nunique() == 1).all()
@@ -92,9 +102,11 @@ def test_ph2_reader_txt_and_xlsx(ph2_root, tmp_path):
 def test_ph2_masks_1bit_and_24bit_and_sizes(ph2_root):
     first = ph2_root / "PH2 Dataset images" / "IMD001"
     second = ph2_root / "PH2 Dataset images" / "IMD002"
-    with Image.open(first / "IMD001_lesion" / "IMD001_lesion.bmp") as rgb_mask, \
-            Image.open(second / "IMD002_lesion" / "IMD002_lesion.bmp") as bit_mask, \
-            Image.open(second / "IMD002_Dermoscopic_Image" / "IMD002.bmp") as image:
+    with (
+        Image.open(first / "IMD001_lesion" / "IMD001_lesion.bmp") as rgb_mask,
+        Image.open(second / "IMD002_lesion" / "IMD002_lesion.bmp") as bit_mask,
+        Image.open(second / "IMD002_Dermoscopic_Image" / "IMD002.bmp") as image,
+    ):
         assert (rgb_mask.mode, bit_mask.mode, image.mode) == ("RGB", "1", "RGB")
         assert image.size == bit_mask.size == (768, 560)
     for case in (first / "IMD001_lesion" / "IMD001_lesion.bmp", second / "IMD002_lesion" / "IMD002_lesion.bmp"):
@@ -117,12 +129,15 @@ def test_ham10000_seg_reader_uses_the_classification_split(synthetic_root):
     assert seg.datasets["test"][0]["mask"].shape == (1, 32, 32)
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("missing", "mask(s) missing: {mask}"),
-    ("size", "mask {mask} is 60x45 but its image"),
-    ("values", "mask {mask} has values 0, 128"),
-    ("colour", "mask {mask} is a colour image"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("missing", "mask(s) missing: {mask}"),
+        ("size", "mask {mask} is 60x45 but its image"),
+        ("values", "mask {mask} has values 0, 128"),
+        ("colour", "mask {mask} is a colour image"),
+    ],
+)
 def test_bad_mask_is_one_error_naming_the_file(isic_root, tmp_path, damage, message):
     root = _copy(isic_root, tmp_path / "isic")
     mask = root / "ISIC2018_Task1_Validation_GroundTruth" / "ISIC_0000016_segmentation.png"
@@ -169,8 +184,8 @@ def test_joint_augmentation_keeps_image_and_mask_aligned(experiment):
     for seed in range(12):
         image, mask = np.zeros((90, 120, 3), np.uint8), np.zeros((90, 120), np.uint8)
         y, x = rng.integers(5, 45), rng.integers(5, 65)
-        mask[y:y + 30, x:x + 20] = 1
-        mask[y + 20:y + 30, x:x + 45] = 1  # an L: not symmetric under flips or rotations
+        mask[y : y + 30, x : x + 20] = 1
+        mask[y + 20 : y + 30, x : x + 45] = 1  # an L: not symmetric under flips or rotations
         image[mask == 1] = 255
         transform = build_transform(64, augmentation, seed=seed)
         out = transform(image=image, mask=mask)
@@ -184,8 +199,13 @@ def test_joint_augmentation_keeps_image_and_mask_aligned(experiment):
 def test_synthetic_writers_are_deterministic(tmp_path):
     generate_isic2018(tmp_path / "a", (2, 1, 1), seed=5, image_size=(64, 48), workers=1)
     generate_isic2018(tmp_path / "b", (2, 1, 1), seed=5, image_size=(64, 48), workers=2)
-    for name in ("ISIC2018_Task1-2_Test_Input/ISIC_0000003.jpg", "ISIC2018_Task1_Training_GroundTruth/ISIC_0000001_segmentation.png"):
-        assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / name)), np.asarray(Image.open(tmp_path / "b" / name)))
+    for name in (
+        "ISIC2018_Task1-2_Test_Input/ISIC_0000003.jpg",
+        "ISIC2018_Task1_Training_GroundTruth/ISIC_0000001_segmentation.png",
+    ):
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "a" / name)), np.asarray(Image.open(tmp_path / "b" / name))
+        )
     with pytest.raises(DataError, match="not empty"):
         generate_isic2018(tmp_path / "a", (2, 1, 1))
 

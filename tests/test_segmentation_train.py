@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from skinlight.synthetic.segmentation import generate_isic2018
+from skinlight.checkpoints import load_checkpoint
 from skinlight.errors import ConfigError
+from skinlight.inference.segment import predict_masks, run_prediction
 from skinlight.models import segmenter
 from skinlight.models.segmenter import Segmenter
-from skinlight.checkpoints import load_checkpoint
-from skinlight.inference.segment import predict_masks, run_prediction
+from skinlight.synthetic.segmentation import generate_isic2018
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +24,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 SEG_KEYS = {"test/dice", "test/iou", "test/thresholded_jaccard", "test/pixel_acc", "test/precision", "test/recall"}
 # Small and fast: ResNet18 encoder from scratch, 32 px, CPU.
 FAST_MODEL = ["model=unet", "model.net.encoder_name=resnet18", "model.net.pretrained=false"]
-FAST = ["data=isic2018", "data.num_workers=0", "data.image_size=32", "data.batch_size=8", "trainer.accelerator=cpu",
-        "callbacks.progress_bar=null"]
+FAST = [
+    "data=isic2018",
+    "data.num_workers=0",
+    "data.image_size=32",
+    "data.batch_size=8",
+    "trainer.accelerator=cpu",
+    "callbacks.progress_bar=null",
+]
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +51,14 @@ def seg_cfg(compose_cfg, isic_root):
     return _make
 
 
-@pytest.mark.parametrize("model", [
-    ["model=unet", "model.net.pretrained=false"],  # the default ResNet34 encoder
-    ["model=deeplabv3plus", "model.net.encoder_name=resnet18", "model.net.pretrained=false"],
-    ["model=unet_elgohary", "model.net.base_channels=8"],
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        ["model=unet", "model.net.pretrained=false"],  # the default ResNet34 encoder
+        ["model=deeplabv3plus", "model.net.encoder_name=resnet18", "model.net.pretrained=false"],
+        ["model=unet_elgohary", "model.net.base_channels=8"],
+    ],
+)
 def test_fast_dev_run_of_each_model(seg_cfg, model):
     cfg = seg_cfg("trainer.fast_dev_run=true", model=model)
     metrics = run(cfg, cfg.hydra.runtime.output_dir)
@@ -90,7 +99,10 @@ def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
         Image.fromarray(np.full((40 + i, 60, 3), 120, np.uint8)).save(images / name)
     written = run_prediction(str(run_dir / "checkpoints" / "best.ckpt"), str(images), str(out))
     assert sorted(p.relative_to(out).as_posix() for p in written) == [
-        "a_segmentation.png", "c_segmentation.png", "sub/b_segmentation.png"]
+        "a_segmentation.png",
+        "c_segmentation.png",
+        "sub/b_segmentation.png",
+    ]
     mask = np.asarray(Image.open(out / "c_segmentation.png"))
     assert mask.shape == (42, 60) and set(np.unique(mask)) <= {0, 255}
 
@@ -98,17 +110,32 @@ def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
 CLASSIFIER = ("model=classifier", "backbone=timm_test")
 
 
-@pytest.mark.parametrize("overrides, model, message", [
-    (["loss=ce"], FAST_MODEL, "loss=ce is for classification but model=unet does segmentation: use "
-                              "loss=bce|bce_dice|dice|jaccard|seg_focal, or model=classifier|resnet50"),
-    (["data=synthetic"], FAST_MODEL, "data=synthetic is for classification but model=unet does segmentation: "
-                                     "use data=ham10000_seg|isic2018|ph2, or model=classifier|resnet50"),
-    ([], CLASSIFIER, "data=isic2018 is for segmentation but model=classifier does classification: use "
-                     "data=ham10000|isic2018_task3|isic_binary|synthetic, or model=deeplabv3plus|unet|unet_elgohary"),
-    (["data=ham10000", "loss=dice"], CLASSIFIER, "loss=dice is for segmentation but model=classifier"),
-    (["model.net.encoder_name=resnet5O"], FAST_MODEL, "model.net.encoder_name='resnet5O' is not an smp encoder"),
-    (["data.image_size=40"], FAST_MODEL, "data.image_size=40 must be a multiple of 32"),
-])
+@pytest.mark.parametrize(
+    "overrides, model, message",
+    [
+        (
+            ["loss=ce"],
+            FAST_MODEL,
+            "loss=ce is for classification but model=unet does segmentation: use "
+            "loss=bce|bce_dice|dice|jaccard|seg_focal, or model=classifier|resnet50",
+        ),
+        (
+            ["data=synthetic"],
+            FAST_MODEL,
+            "data=synthetic is for classification but model=unet does segmentation: "
+            "use data=ham10000_seg|isic2018|ph2, or model=classifier|resnet50",
+        ),
+        (
+            [],
+            CLASSIFIER,
+            "data=isic2018 is for segmentation but model=classifier does classification: use "
+            "data=ham10000|isic2018_task3|isic_binary|synthetic, or model=deeplabv3plus|unet|unet_elgohary",
+        ),
+        (["data=ham10000", "loss=dice"], CLASSIFIER, "loss=dice is for segmentation but model=classifier"),
+        (["model.net.encoder_name=resnet5O"], FAST_MODEL, "model.net.encoder_name='resnet5O' is not an smp encoder"),
+        (["data.image_size=40"], FAST_MODEL, "data.image_size=40 must be a multiple of 32"),
+    ],
+)
 def test_impossible_combinations_stop_at_start_up(seg_cfg, overrides, model, message):
     cfg = seg_cfg(*overrides, model=model)
     with pytest.raises(ConfigError, match=message.replace("|", r"\|")):
@@ -119,15 +146,22 @@ def test_missing_hub_weights_fail_fast_in_one_line(seg_cfg, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(segmenter, "_encoder_weights_cached", lambda *args: False)
     cfg = seg_cfg("model.net.pretrained=true")
-    with pytest.raises(ConfigError, match="^pretrained weights for encoder 'resnet18' are not cached and "
-                                          "HF_HUB_OFFLINE=1: use model.net.pretrained=false"):
+    with pytest.raises(
+        ConfigError,
+        match="^pretrained weights for encoder 'resnet18' are not cached and "
+        "HF_HUB_OFFLINE=1: use model.net.pretrained=false",
+    ):
         run(cfg, cfg.hydra.runtime.output_dir)
     assert not (Path(cfg.hydra.runtime.output_dir) / "split.csv").exists()  # before any data is read
 
 
 def test_cli_predict_masks_says_what_is_wrong(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "predict_masks.py"), f"ckpt_path={tmp_path / 'none.ckpt'}",
-                          f"input={tmp_path}"], cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "predict_masks.py"), f"ckpt_path={tmp_path / 'none.ckpt'}", f"input={tmp_path}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and f"error: checkpoint not found: {tmp_path / 'none.ckpt'}" in out.stderr
 
 
@@ -147,9 +181,14 @@ def test_unet_on_the_real_ph2_sample(seg_cfg):
 
 @pytest.mark.shared_data
 def test_unet_on_the_real_ham10000_masks(seg_cfg):
-    cfg = seg_cfg("data=ham10000_seg", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
-                  "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
-                  data_root=_shared("HAM10000-200x150"))
+    cfg = seg_cfg(
+        "data=ham10000_seg",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+        data_root=_shared("HAM10000-200x150"),
+    )
     metrics = run(cfg, cfg.hydra.runtime.output_dir)
     assert SEG_KEYS <= set(metrics)
     split = pd.read_csv(Path(cfg.hydra.runtime.output_dir) / "split.csv")
@@ -161,6 +200,7 @@ def test_unet_reaches_dice_085_on_synthetic_isic2018(seg_cfg, tmp_path_factory):
     """The README's quick U-Net (ResNet18 from scratch, 64 px, 2 epochs) on a default-size synthetic copy."""
     root = tmp_path_factory.mktemp("isic_full") / "ISIC2018"
     generate_isic2018(root, (400, 50, 100), seed=0, workers=2)
-    cfg = seg_cfg("data.image_size=64", "data.batch_size=8", "optimizer.lr=2e-3", "trainer.max_epochs=2",
-                  data_root=root)
+    cfg = seg_cfg(
+        "data.image_size=64", "data.batch_size=8", "optimizer.lr=2e-3", "trainer.max_epochs=2", data_root=root
+    )
     assert run(cfg, cfg.hydra.runtime.output_dir)["test/dice"] >= 0.85

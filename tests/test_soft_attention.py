@@ -12,9 +12,14 @@ CLASSES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 
 
 def _classifier(backbone: str, **kwargs) -> Classifier:
-    return Classifier(backbone={"name": backbone}, head={"_target_": "skinlight.models.heads.SoftAttentionHead"},
-                      loss={"_target_": "skinlight.losses.classification.CrossEntropy"}, optimizer={"_target_": "torch.optim.Adam"},
-                      class_names=CLASSES, **kwargs).eval()
+    return Classifier(
+        backbone={"name": backbone},
+        head={"_target_": "skinlight.models.heads.SoftAttentionHead"},
+        loss={"_target_": "skinlight.losses.classification.CrossEntropy"},
+        optimizer={"_target_": "torch.optim.Adam"},
+        class_names=CLASSES,
+        **kwargs,
+    ).eval()
 
 
 def test_attention_weights_sum_to_one_over_positions_for_each_map():
@@ -81,8 +86,9 @@ def test_soft_attention_head_on_timm_backbones(backbone):
     assert fmap.shape[1] == model.backbone.num_features
 
 
-@pytest.mark.parametrize("backbone, at, channels", [("test_resnet", -2, 192), ("test_resnet", "layer3", 192),
-                                                    ("test_efficientnet", 2, 32)])
+@pytest.mark.parametrize(
+    "backbone, at, channels", [("test_resnet", -2, 192), ("test_resnet", "layer3", 192), ("test_efficientnet", 2, 32)]
+)
 def test_insertion_point_at_an_earlier_stage(backbone, at, channels):
     model = _classifier(backbone, features_at=at)
     fmap = model.feature_map(torch.randn(2, 3, 64, 64))
@@ -92,8 +98,13 @@ def test_insertion_point_at_an_earlier_stage(backbone, at, channels):
         assert not any(name.startswith("layer4") for name, _ in model.backbone.named_parameters())
 
 
-@pytest.mark.parametrize("at, message", [(7, r"model.features_at=7 is not a stage of test_resnet; stages: 0 act1"),
-                                         ("layer9", r"model.features_at='layer9' is not a module of test_resnet")])
+@pytest.mark.parametrize(
+    "at, message",
+    [
+        (7, r"model.features_at=7 is not a stage of test_resnet; stages: 0 act1"),
+        ("layer9", r"model.features_at='layer9' is not a module of test_resnet"),
+    ],
+)
 def test_bad_insertion_point_is_one_clear_error(at, message):
     with pytest.raises(ConfigError, match=message):
         _classifier("test_resnet", features_at=at)

@@ -43,12 +43,15 @@ def test_kfold_shares_the_test_set_and_partitions_the_rest():
         assert set(f.loc[f["split"] == "val", "label"]) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"test_fraction": 1.5}, "data.test_fraction"),
-    ({"num_folds": 1}, "data.num_folds"),
-    ({"num_folds": 3, "fold": 3}, "data.fold"),
-    ({"num_folds": 8}, "too few for data.num_folds=8"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"test_fraction": 1.5}, "data.test_fraction"),
+        ({"num_folds": 1}, "data.num_folds"),
+        ({"num_folds": 3, "fold": 3}, "data.fold"),
+        ({"num_folds": 8}, "too few for data.num_folds=8"),
+    ],
+)
 def test_bad_split_settings(kwargs, message):
     with pytest.raises(DataError, match=message):
         assign_splits(table(), CLASSES, **kwargs)

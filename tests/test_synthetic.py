@@ -60,26 +60,38 @@ def test_plan_has_the_real_quirks_and_metadata_correlated_with_class():
     assert ((plan.dx == "mel") & (plan["style"] == "nv")).any()  # melanomas that look like naevi
 
 
-@pytest.mark.parametrize("write, marker, message", [
-    (ham10000.generate_ham10000, "HAM10000_metadata.csv", "already holds a dataset"),
-    (generate_isic_binary, "train/", "already holds a train/ or test/ folder"),
-    (generate_isic2018_task3, "ISIC2018_Task3_Test_GroundTruth.csv", "already holds an ISIC 2018 Task 3 ground truth"),
-    (generate_isic2018, "notes.txt", "is not empty"),
-    (generate_ph2, "notes.txt", "is not empty"),
-], ids=["ham10000", "isic_binary", "isic2018_task3", "isic2018", "ph2"])
+@pytest.mark.parametrize(
+    "write, marker, message",
+    [
+        (ham10000.generate_ham10000, "HAM10000_metadata.csv", "already holds a dataset"),
+        (generate_isic_binary, "train/", "already holds a train/ or test/ folder"),
+        (
+            generate_isic2018_task3,
+            "ISIC2018_Task3_Test_GroundTruth.csv",
+            "already holds an ISIC 2018 Task 3 ground truth",
+        ),
+        (generate_isic2018, "notes.txt", "is not empty"),
+        (generate_ph2, "notes.txt", "is not empty"),
+    ],
+    ids=["ham10000", "isic_binary", "isic2018_task3", "isic2018", "ph2"],
+)
 def test_writers_refuse_a_folder_that_holds_data(tmp_path, write, marker, message):
     (tmp_path / marker).mkdir() if marker.endswith("/") else (tmp_path / marker).write_text("")
     with pytest.raises(DataError, match=message):
         write(tmp_path)
 
 
-@pytest.mark.parametrize("write, message", [
-    (lambda root: ham10000.generate_ham10000(root, num_lesions=13), "at least 14"),
-    (lambda root: generate_isic_binary(root, malignant_fraction=1.0), r"must be in \(0, 1\)"),
-    (lambda root: generate_isic_binary(root, num_train=4, num_test=1), "test: 1 images at .* leave a class empty"),
-    (lambda root: generate_isic2018_task3(root, num_lesions=(14, 13)), "at least 14"),
-    (lambda root: generate_ph2(root, num_cases=14), "at least 15"),
-], ids=["ham10000", "isic_binary-fraction", "isic_binary-empty-class", "isic2018_task3", "ph2"])
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (lambda root: ham10000.generate_ham10000(root, num_lesions=13), "at least 14"),
+        (lambda root: generate_isic_binary(root, malignant_fraction=1.0), r"must be in \(0, 1\)"),
+        (lambda root: generate_isic_binary(root, num_train=4, num_test=1), "test: 1 images at .* leave a class empty"),
+        (lambda root: generate_isic2018_task3(root, num_lesions=(14, 13)), "at least 14"),
+        (lambda root: generate_ph2(root, num_cases=14), "at least 15"),
+    ],
+    ids=["ham10000", "isic_binary-fraction", "isic_binary-empty-class", "isic2018_task3", "ph2"],
+)
 def test_writers_refuse_impossible_counts_before_writing(tmp_path, write, message):
     with pytest.raises(DataError, match=message):
         write(tmp_path / "out")

@@ -36,8 +36,17 @@ def test_run_writes_the_run_directory_contract(make_cfg):
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved == pytest.approx(metrics)
     classes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
-    expected = {"test/acc", "test/balanced_acc", "test/f1_macro", "test/precision_macro", "test/recall_macro",
-                "test/auroc_macro", "test/top2_acc", "test/top3_acc", "test/ece"}
+    expected = {
+        "test/acc",
+        "test/balanced_acc",
+        "test/f1_macro",
+        "test/precision_macro",
+        "test/recall_macro",
+        "test/auroc_macro",
+        "test/top2_acc",
+        "test/top3_acc",
+        "test/ece",
+    }
     expected |= {f"test/{m}_{c}" for m in ("recall", "precision", "f1", "specificity", "auroc") for c in classes}
     assert expected <= set(saved)
 
@@ -84,8 +93,15 @@ def cli(*args, cwd):
 
 def test_cli_default_job_on_small_synthetic_data(tmp_path):
     """`python train.py` with its defaults, made small: generates the data, trains, tests."""
-    out = cli(f"paths.data_dir={tmp_path / 'data'}", "data.num_lesions=80", "data.width=120", "data.height=90",
-              "trainer.max_epochs=1", "data.image_size=32", cwd=tmp_path)
+    out = cli(
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.num_lesions=80",
+        "data.width=120",
+        "data.height=90",
+        "trainer.max_epochs=1",
+        "data.image_size=32",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = next((tmp_path / "outputs").glob("*/*"))
     assert (run_dir / "metrics.json").exists() and (run_dir / "split.csv").exists()
@@ -93,8 +109,17 @@ def test_cli_default_job_on_small_synthetic_data(tmp_path):
 
 
 def test_cli_multirun_writes_a_summary(tmp_path, synthetic_root):
-    out = cli("-m", "data=ham10000", f"data.root={synthetic_root}", "data.num_workers=0", "backbone=timm_test",
-              "data.image_size=32", "loss=ce,focal", "trainer.fast_dev_run=true", cwd=tmp_path)
+    out = cli(
+        "-m",
+        "data=ham10000",
+        f"data.root={synthetic_root}",
+        "data.num_workers=0",
+        "backbone=timm_test",
+        "data.image_size=32",
+        "loss=ce,focal",
+        "trainer.fast_dev_run=true",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     sweep = next((tmp_path / "multirun").glob("*/*"))
     assert (sweep / "0" / "metrics.json").exists() and (sweep / "1" / "metrics.json").exists()
@@ -103,11 +128,17 @@ def test_cli_multirun_writes_a_summary(tmp_path, synthetic_root):
     assert "balanced_acc" in summary and "| loss" in (sweep / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["backbone=resnet5O"], "Could not find 'backbone/resnet5O'"),
-    (["data=ham10000", "data.root=/no/such/folder"], "error: data.root does not exist or is not a folder: /no/such/folder"),
-    (["data=ham10000"], "Missing mandatory value: data.root"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["backbone=resnet5O"], "Could not find 'backbone/resnet5O'"),
+        (
+            ["data=ham10000", "data.root=/no/such/folder"],
+            "error: data.root does not exist or is not a folder: /no/such/folder",
+        ),
+        (["data=ham10000"], "Missing mandatory value: data.root"),
+    ],
+)
 def test_cli_bad_input_says_what_to_change(tmp_path, args, message):
     out = cli(*args, "backbone.pretrained=false", cwd=tmp_path)
     assert out.returncode != 0

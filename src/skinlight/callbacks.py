@@ -50,8 +50,10 @@ class RandomStateCheckpoint(L.Callback):
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
-        state["augmentation"] = [{"numpy": t.random_generator.bit_generator.state, "python": t.py_random.getstate()}
-                                 for t in _augmentations(trainer)]
+        state["augmentation"] = [
+            {"numpy": t.random_generator.bit_generator.state, "python": t.py_random.getstate()}
+            for t in _augmentations(trainer)
+        ]
         checkpoint[KEY] = state
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
@@ -59,15 +61,26 @@ class RandomStateCheckpoint(L.Callback):
         if state is None:
             return
         random.setstate(_tuples(state["python"]))
-        np.random.set_state({**state["numpy"], "state": {"key": np.asarray(state["numpy"]["state"]["key"], np.uint32),
-                                                         "pos": state["numpy"]["state"]["pos"]}})
+        np.random.set_state(
+            {
+                **state["numpy"],
+                "state": {
+                    "key": np.asarray(state["numpy"]["state"]["key"], np.uint32),
+                    "pos": state["numpy"]["state"]["pos"],
+                },
+            }
+        )
         torch.set_rng_state(state["torch"])
         if state["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
         augmentations = _augmentations(trainer)
         if len(augmentations) != len(state["augmentation"]):
-            log.warning("the checkpoint's augmentation has %d random transforms, this run's %d: augmentation "
-                        "restarts from the run seed", len(state["augmentation"]), len(augmentations))
+            log.warning(
+                "the checkpoint's augmentation has %d random transforms, this run's %d: augmentation "
+                "restarts from the run seed",
+                len(state["augmentation"]),
+                len(augmentations),
+            )
         else:
             for transform, saved in zip(augmentations, state["augmentation"]):
                 transform.random_generator.bit_generator.state = saved["numpy"]
@@ -87,7 +100,8 @@ class StopOnNonFiniteLoss(L.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             raise NonFiniteLossError(
                 f"training loss is {float(loss)} at epoch {trainer.current_epoch}, batch {batch_idx} "
-                f"(global step {trainer.global_step}): lower optimizer.lr, or check the inputs of that batch")
+                f"(global step {trainer.global_step}): lower optimizer.lr, or check the inputs of that batch"
+            )
 
 
 class ChannelsLast(L.Callback):

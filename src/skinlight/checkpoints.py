@@ -20,8 +20,10 @@ from skinlight.models.segmenter import Segmenter
 
 MODULES: dict[str, type[LesionModule]] = {Classifier.TASK: Classifier, Segmenter.TASK: Segmenter}
 # what to do with a checkpoint of the other task, by the task a command takes
-OTHER_TASK_HINT = {"classification": "masks: python predict_masks.py ckpt_path=...",
-                   "segmentation": "train a segmenter with model=unet, deeplabv3plus or unet_elgohary"}
+OTHER_TASK_HINT = {
+    "classification": "masks: python predict_masks.py ckpt_path=...",
+    "segmentation": "train a segmenter with model=unet, deeplabv3plus or unet_elgohary",
+}
 
 
 def read_checkpoint(path: str | Path) -> tuple[str, dict]:
@@ -32,12 +34,15 @@ def read_checkpoint(path: str | Path) -> tuple[str, dict]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, AttributeError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a checkpoint that torch.load reads safely (weights_only): "
-                              f"{str(e).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{path} is not a checkpoint that torch.load reads safely (weights_only): {str(e).splitlines()[0]}"
+        ) from None
     record = checkpoint.get(RECORD_KEY) if isinstance(checkpoint, dict) else None
     if not isinstance(record, dict) or record.get("task") not in MODULES:
-        raise CheckpointError(f"{path} is not a skinlight checkpoint (it has no {RECORD_KEY!r} record naming "
-                              f"one of the tasks {sorted(MODULES)}; train.py writes it)")
+        raise CheckpointError(
+            f"{path} is not a skinlight checkpoint (it has no {RECORD_KEY!r} record naming "
+            f"one of the tasks {sorted(MODULES)}; train.py writes it)"
+        )
     return record["task"], checkpoint["hyper_parameters"]
 
 
@@ -46,8 +51,10 @@ def load_checkpoint(path: str | Path, task: str | None = None) -> LesionModule:
     downloading pretrained weights. With `task`, a checkpoint of the other task is refused."""
     found, hparams = read_checkpoint(path)
     if task is not None and found != task:
-        raise CheckpointError(f"{path} is a {found} checkpoint; this command takes a {task} checkpoint "
-                              f"({OTHER_TASK_HINT[task]})")
+        raise CheckpointError(
+            f"{path} is a {found} checkpoint; this command takes a {task} checkpoint ({OTHER_TASK_HINT[task]})"
+        )
     module = MODULES[found]
-    return module.load_from_checkpoint(path, map_location="cpu", weights_only=True,
-                                       **module.offline_hparams(hparams)).eval()
+    return module.load_from_checkpoint(
+        path, map_location="cpu", weights_only=True, **module.offline_hparams(hparams)
+    ).eval()

@@ -89,8 +89,23 @@ def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
 
-PACKAGES = ("skinlight", "torch", "torchvision", "lightning", "timm", "segmentation-models-pytorch", "torchmetrics",
-            "albumentations", "hydra-core", "omegaconf", "numpy", "pandas", "scikit-learn", "pillow")
+
+PACKAGES = (
+    "skinlight",
+    "torch",
+    "torchvision",
+    "lightning",
+    "timm",
+    "segmentation-models-pytorch",
+    "torchmetrics",
+    "albumentations",
+    "hydra-core",
+    "omegaconf",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "pillow",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -106,9 +121,19 @@ def package_versions() -> dict[str, str | None]:
 
 def write_run_info(path: Path, seed: int, overrides: list[str], resumed_from: str | None) -> dict:
     """Write `path` (a run's run_info.json) and return its content."""
-    info = {"seed": seed, "overrides": overrides, "resumed_from": resumed_from, "argv": sys.argv,
-            "python": platform.python_version(), "platform": platform.platform(), "packages": package_versions(),
-            "torch_build": {"version": torch.__version__, "cuda": torch.version.cuda,
-                            "cudnn": torch.backends.cudnn.version()}}
+    info = {
+        "seed": seed,
+        "overrides": overrides,
+        "resumed_from": resumed_from,
+        "argv": sys.argv,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "torch_build": {
+            "version": torch.__version__,
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        },
+    }
     write_json(path, info)
     return info

@@ -32,8 +32,10 @@ from skinlight.reports.segmentation import write_segmentation_report
 from skinlight.rundir import RunDir, write_run_info
 
 log = logging.getLogger(__name__)
-HEADLINE = {"classification": ("test/balanced_acc", "test/acc"),
-            "segmentation": ("test/dice", "test/iou", "test/thresholded_jaccard")}
+HEADLINE = {
+    "classification": ("test/balanced_acc", "test/acc"),
+    "segmentation": ("test/dice", "test/iou", "test/thresholded_jaccard"),
+}
 
 
 def _plain(cfg) -> dict | None:
@@ -90,15 +92,19 @@ def check_task(cfg: DictConfig) -> str:
     """The model's task; data or a loss made for another task stops here, saying what to change."""
     task = _declared_task(cfg.model._target_)
     if task is None:
-        raise ConfigError(f"model._target_={cfg.model._target_} declares no TASK: use a skinlight module "
-                          "(model=classifier, resnet50, unet, ...)")
+        raise ConfigError(
+            f"model._target_={cfg.model._target_} declares no TASK: use a skinlight module "
+            "(model=classifier, resnet50, unet, ...)"
+        )
     for group, node in (("data", cfg.data), ("loss", cfg.model.loss)):
         other = _declared_task(node._target_)
         if other is not None and other != task:
             fitting = "|".join(options_for(group, task)) or f"a {task} {group}"
             models = "|".join(options_for("model", other)) or f"a {other} model"
-            raise ConfigError(f"{_chosen(group, node)} is for {other} but {_chosen('model', cfg.model)} does {task}: "
-                              f"use {group}={fitting}, or model={models}")
+            raise ConfigError(
+                f"{_chosen(group, node)} is for {other} but {_chosen('model', cfg.model)} does {task}: "
+                f"use {group}={fitting}, or model={models}"
+            )
     return task
 
 
@@ -118,10 +124,15 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    if cfg.trainer.get("sync_batchnorm") and trainer.world_size > 1 and not isinstance(trainer.accelerator,
-                                                                                        CUDAAccelerator):
-        raise ConfigError("trainer.sync_batchnorm=true works on GPUs only: add trainer.sync_batchnorm=false "
-                          f"to run DDP on {type(trainer.accelerator).__name__}")
+    if (
+        cfg.trainer.get("sync_batchnorm")
+        and trainer.world_size > 1
+        and not isinstance(trainer.accelerator, CUDAAccelerator)
+    ):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true works on GPUs only: add trainer.sync_batchnorm=false "
+            f"to run DDP on {type(trainer.accelerator).__name__}"
+        )
     return trainer
 
 
@@ -131,8 +142,11 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: RunDir) -> str | None:
         return None
     path = run_dir.checkpoint(ckpt_path) if ckpt_path in ("last", "best") else Path(ckpt_path)
     if not path.is_file():
-        hint = (" (to continue an interrupted run, point hydra.run.dir at its run directory)"
-                if ckpt_path in ("last", "best") else "")
+        hint = (
+            " (to continue an interrupted run, point hydra.run.dir at its run directory)"
+            if ckpt_path in ("last", "best")
+            else ""
+        )
         raise ConfigError(f"ckpt_path={ckpt_path}: no checkpoint at {path}{hint}")
     return str(path)
 
@@ -191,8 +205,12 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         if trainer.is_global_zero:
             run_dir.config.parent.mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
             OmegaConf.save(cfg, run_dir.config, resolve=True)
-            write_run_info(run_dir.run_info, cfg.seed,
-                           list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [], ckpt_path)
+            write_run_info(
+                run_dir.run_info,
+                cfg.seed,
+                list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+                ckpt_path,
+            )
         datamodule = build_datamodule(cfg)
         datamodule.prepare_data()
         datamodule.setup("fit")
@@ -205,8 +223,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             if not best:
                 log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
-            metrics = trainer.test(trained, datamodule=datamodule, ckpt_path=best or None, verbose=False,
-                                   weights_only=True)[0]
+            metrics = trainer.test(
+                trained, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
+            )[0]
         finally:
             finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
@@ -224,7 +243,8 @@ def write_report(task: str, out_dir: Path, model, datamodule, metrics: dict) -> 
     """report/ of a tested model: figures and tables of its test outputs."""
     if task == "classification":
         outputs = model.test_outputs
-        write_classification_report(out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes,
-                                    metrics)
+        write_classification_report(
+            out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes, metrics
+        )
     else:
         write_segmentation_report(out_dir, model, datamodule.table[datamodule.table["split"] == "test"])

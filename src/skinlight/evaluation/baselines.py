@@ -22,8 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tabulate import tabulate
 
-from skinlight.data.layouts.images import load_rgb
 from skinlight.data.layouts.files import index_images
+from skinlight.data.layouts.images import load_rgb
 from skinlight.errors import DataError, exit_on_user_error
 from skinlight.rundir import RunDir, write_json
 
@@ -36,8 +36,10 @@ def mean_rgb(paths) -> np.ndarray:
 
 
 def _scores(y_true, y_pred) -> dict:
-    return {"balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
-            "acc": float(accuracy_score(y_true, y_pred))}
+    return {
+        "balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
+        "acc": float(accuracy_score(y_true, y_pred)),
+    }
 
 
 def run_baselines(run_dir: str | Path) -> dict:
@@ -58,13 +60,16 @@ def run_baselines(run_dir: str | Path) -> dict:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
     model.fit(mean_rgb([paths[i] for i in train.image_id]), train.label)
     pred = model.predict(mean_rgb([paths[i] for i in test.image_id]))
-    return {"majority_class": _scores(test.label, np.full(len(test), majority)),
-            "mean_rgb_logreg": _scores(test.label, pred)}
+    return {
+        "majority_class": _scores(test.label, np.full(len(test), majority)),
+        "mean_rgb_logreg": _scores(test.label, pred),
+    }
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="skinlight-baselines", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="skinlight-baselines", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", help="a training run directory (holds split.csv and .hydra/)")
     run = RunDir(parser.parse_args(argv).run_dir)
     with exit_on_user_error():

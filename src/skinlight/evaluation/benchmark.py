@@ -24,8 +24,8 @@ from tabulate import tabulate
 from torch.utils.flop_counter import FlopCounterMode
 
 from skinlight.data.layouts.ham10000 import CLASSES
-from skinlight.errors import ConfigError, exit_on_user_error
 from skinlight.devices import device_of
+from skinlight.errors import ConfigError, exit_on_user_error
 from skinlight.models.classifier import Classifier
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
@@ -41,8 +41,13 @@ def _option(group: str, name: str) -> dict:
 
 def build(backbone: str, head: str = "linear") -> Classifier:
     """The Classifier of conf/backbone/<backbone>.yaml and conf/head/<head>.yaml, random weights."""
-    return Classifier({**_option("backbone", backbone), "pretrained": False, "weights": None},
-                      _option("head", head), _option("loss", "ce"), _option("optimizer", "adam"), list(CLASSES)).eval()
+    return Classifier(
+        {**_option("backbone", backbone), "pretrained": False, "weights": None},
+        _option("head", head),
+        _option("loss", "ce"),
+        _option("optimizer", "adam"),
+        list(CLASSES),
+    ).eval()
 
 
 @torch.no_grad()
@@ -60,8 +65,14 @@ def images_per_second(model, batch: torch.Tensor, repeats: int) -> float:
     return len(batch) / statistics.median(times)
 
 
-def benchmark(backbones, head: str = "linear", image_size: int | None = None, batch_sizes=(1, 32),
-              repeats: int = 3, device: str = "auto") -> pd.DataFrame:
+def benchmark(
+    backbones,
+    head: str = "linear",
+    image_size: int | None = None,
+    batch_sizes=(1, 32),
+    repeats: int = 3,
+    device: str = "auto",
+) -> pd.DataFrame:
     """One row per backbone: params (M), GFLOPs per image, input size, img/s per batch size."""
     device = device_of(device)
     rows = []
@@ -70,9 +81,13 @@ def benchmark(backbones, head: str = "linear", image_size: int | None = None, ba
         size = image_size or model.backbone.pretrained_cfg["input_size"][-1]
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.zeros(1, 3, size, size, device=device))
-        row = {"backbone": name, "timm model": model.hparams.backbone["name"], "input": size,
-               "params (M)": sum(p.numel() for p in model.parameters()) / 1e6,
-               "GFLOPs": counter.get_total_flops() / 1e9}
+        row = {
+            "backbone": name,
+            "timm model": model.hparams.backbone["name"],
+            "input": size,
+            "params (M)": sum(p.numel() for p in model.parameters()) / 1e6,
+            "GFLOPs": counter.get_total_flops() / 1e9,
+        }
         for b in batch_sizes:
             row[f"img/s (batch {b})"] = images_per_second(model, torch.randn(b, 3, size, size, device=device), repeats)
         rows.append(row)
@@ -80,8 +95,9 @@ def benchmark(backbones, head: str = "linear", image_size: int | None = None, ba
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="skinlight-benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="skinlight-benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("backbones", nargs="+", help="conf/backbone options, e.g. mobilenetv3 resnet50 densenet201")
     parser.add_argument("--head", default="linear", help="a conf/head option")
     parser.add_argument("--image-size", type=int, help="input size (default: each backbone's native size)")

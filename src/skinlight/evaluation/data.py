@@ -22,8 +22,19 @@ log = logging.getLogger(__name__)
 # Fixed by the model whatever the dataset: its input and its classes.
 MODEL_KEYS = ("image_size", "resize", "classes", "task", "malignant", "meta_sexes", "meta_sites")
 # Fixed on the training dataset: they define its split (another value would test on training images).
-SPLIT_KEYS = ("test_fraction", "val_fraction", "num_folds", "fold", "split_seed", "split", "groups_csv",
-              "num_lesions", "generator_seed", "width", "height")
+SPLIT_KEYS = (
+    "test_fraction",
+    "val_fraction",
+    "num_folds",
+    "fold",
+    "split_seed",
+    "split",
+    "groups_csv",
+    "num_lesions",
+    "generator_seed",
+    "width",
+    "height",
+)
 # Parts of the training config that evaluation does not use.
 TRAINING_ONLY = {"augmentation": [], "sampler": None}
 
@@ -48,21 +59,30 @@ def data_config(cfg: DictConfig, hparams: dict, ckpt_path) -> dict:
     composed = OmegaConf.to_container(cfg.data, resolve=True, throw_on_missing=False)
     # no data= on the command line: the checkpoint's own data
     same = composed["_target_"] == trained["_target_"] or "data" not in _override_keys()
-    config = dict(trained) if same else {**composed, **{k: trained[k] for k in MODEL_KEYS if k in trained and k in composed}}
+    config = (
+        dict(trained) if same else {**composed, **{k: trained[k] for k in MODEL_KEYS if k in trained and k in composed}}
+    )
     for key, value in given_data_options(cfg).items():
         if key in MODEL_KEYS or (same and key in SPLIT_KEYS):
             if key in config and value != config[key]:
-                raise ConfigError(f"data.{key}={value} contradicts {ckpt_path}, trained with data.{key}={config[key]}: "
-                                  f"leave data.{key} out (the checkpoint fixes it)")
+                raise ConfigError(
+                    f"data.{key}={value} contradicts {ckpt_path}, trained with data.{key}={config[key]}: "
+                    f"leave data.{key} out (the checkpoint fixes it)"
+                )
         else:
             config[key] = value
     if same and "root" not in given_data_options(cfg) and not Path(str(trained["root"])).is_dir():
         config["root"] = composed["root"]  # trained elsewhere: the command's own root (synthetic data regenerates)
     if config.get("root") in (None, "???"):
-        raise ConfigError(f"data.root: {ckpt_path} was trained on {trained['root']}, which is not here: "
-                          "give data.root=<that dataset's folder on this machine>")
-    config.update(TRAINING_ONLY, metadata=hparams.get("metadata") if hparams.get("meta") else None,
-                  use_metadata=bool(hparams.get("meta")))
+        raise ConfigError(
+            f"data.root: {ckpt_path} was trained on {trained['root']}, which is not here: "
+            "give data.root=<that dataset's folder on this machine>"
+        )
+    config.update(
+        TRAINING_ONLY,
+        metadata=hparams.get("metadata") if hparams.get("meta") else None,
+        use_metadata=bool(hparams.get("meta")),
+    )
     if config.get("pipeline"):  # the derived images the model was trained on, e.g. crops; the report stays here
         config["pipeline"] = {**config["pipeline"], "report": None}
     return config
@@ -75,15 +95,23 @@ def datamodule_for(cfg: DictConfig, model, ckpt_path, split: str):
     datamodule.prepare_data()
     datamodule.setup("test")
     if list(datamodule.classes) != list(hparams["class_names"]):
-        raise ConfigError(f"{ckpt_path} predicts {list(hparams['class_names'])} but the data has classes "
-                          f"{list(datamodule.classes)}: give data.classes / data.task as in training")
+        raise ConfigError(
+            f"{ckpt_path} predicts {list(hparams['class_names'])} but the data has classes "
+            f"{list(datamodule.classes)}: give data.classes / data.task as in training"
+        )
     trained = hparams["data"]
-    if datamodule.fingerprint()["split_sha256"] != trained["split_sha256"] and \
-            type(datamodule).__module__ + "." + type(datamodule).__qualname__ == trained["config"]["_target_"]:
-        raise ConfigError(f"the split of {datamodule.root} differs from the one {ckpt_path} was trained on (split.csv "
-                          f"sha256 {trained['split_sha256'][:12]}...): its test images may have been trained on; "
-                          "evaluate on the data it was trained with, unchanged")
+    if (
+        datamodule.fingerprint()["split_sha256"] != trained["split_sha256"]
+        and type(datamodule).__module__ + "." + type(datamodule).__qualname__ == trained["config"]["_target_"]
+    ):
+        raise ConfigError(
+            f"the split of {datamodule.root} differs from the one {ckpt_path} was trained on (split.csv "
+            f"sha256 {trained['split_sha256'][:12]}...): its test images may have been trained on; "
+            "evaluate on the data it was trained with, unchanged"
+        )
     if not (datamodule.table.split == split).any():
-        raise ConfigError(f"split={split}: the data has no {split} images ({datamodule.describe()}); "
-                          f"choose split={'val' if split == 'test' else 'test'}")
+        raise ConfigError(
+            f"split={split}: the data has no {split} images ({datamodule.describe()}); "
+            f"choose split={'val' if split == 'test' else 'test'}"
+        )
     return datamodule

@@ -29,8 +29,16 @@ from skinlight.rundir import write_json
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val")
-TABLE_METRICS = ("acc", "precision_macro", "recall_macro", "f1_macro", "top2_acc", "top3_acc", "auroc_macro",
-                 "balanced_acc")
+TABLE_METRICS = (
+    "acc",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "top2_acc",
+    "top3_acc",
+    "auroc_macro",
+    "balanced_acc",
+)
 
 
 def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, prefix: str) -> dict[str, float]:
@@ -55,8 +63,10 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         datamodule = datamodule_for(cfg, model, ckpt, cfg.split)  # each member's own data config (fold, encoding)
         member_rows = datamodule.table[datamodule.table.split == cfg.split]
         if rows is not None and list(member_rows.image_id) != list(rows.image_id):
-            raise ConfigError(f"{ckpt} would be evaluated on other {cfg.split} images than {members[0][1]}: an "
-                              "ensemble's members must share the split (e.g. folds of one k-fold split, split=test)")
+            raise ConfigError(
+                f"{ckpt} would be evaluated on other {cfg.split} images than {members[0][1]}: an "
+                "ensemble's members must share the split (e.g. folds of one k-fold split, split=test)"
+            )
         rows = member_rows
         loader = getattr(datamodule, f"{cfg.split}_dataloader")()
         probs.append(predict_probs(model, loader, views, description=name))
@@ -73,8 +83,9 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     elif len(views) > 1:
         results[members[0][0] + tta] = probs[0].mean(0)
     metrics = {name: compute_metrics(p, labels, classes, prefix) for name, p in results.items()}
-    table = pd.DataFrame([{"model": name, **{m: metrics[name].get(prefix + m, float("nan")) for m in TABLE_METRICS}}
-                          for name in results])
+    table = pd.DataFrame(
+        [{"model": name, **{m: metrics[name].get(prefix + m, float("nan")) for m in TABLE_METRICS}} for name in results]
+    )
     final, final_probs = list(results)[-1], list(results.values())[-1]
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "table.csv", index=False)
@@ -84,8 +95,9 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     predictions[classes] = final_probs.numpy()
     predictions["prediction"] = [classes[i] for i in final_probs.argmax(1)]
     predictions.to_csv(out_dir / "predictions.csv", index=False)
-    write_classification_report(out_dir / "report", final_probs.numpy(), labels.numpy(), classes, metrics[final],
-                                prefix)
+    write_classification_report(
+        out_dir / "report", final_probs.numpy(), labels.numpy(), classes, metrics[final], prefix
+    )
     print(tabulate(table, headers="keys", showindex=False, floatfmt=".4f"))
     log.info("%s: %s=%.4f -> %s", final, prefix + "balanced_acc", metrics[final][prefix + "balanced_acc"], out_dir)
     return table

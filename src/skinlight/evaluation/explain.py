@@ -38,8 +38,11 @@ from skinlight.inference.tta import predict_probs  # noqa: E402
 from skinlight.models.heads import SoftAttentionHead  # noqa: E402
 
 log = logging.getLogger(__name__)
-CAM_METHODS = sorted(n for n in dir(pytorch_grad_cam) if isinstance(getattr(pytorch_grad_cam, n), type)
-                     and issubclass(getattr(pytorch_grad_cam, n), BaseCAM))
+CAM_METHODS = sorted(
+    n
+    for n in dir(pytorch_grad_cam)
+    if isinstance(getattr(pytorch_grad_cam, n), type) and issubclass(getattr(pytorch_grad_cam, n), BaseCAM)
+)
 
 
 def choose_cases(probs: Tensor, labels: Tensor, n: int) -> list[int]:
@@ -50,7 +53,7 @@ def choose_cases(probs: Tensor, labels: Tensor, n: int) -> list[int]:
     queues = [[i for i in by_confidence if predicted[i] == labels[i] == c] for c in range(probs.shape[1])]
     correct = [q[r] for r in range(max(map(len, queues))) for q in queues if r < len(q)]
     n_correct = min(len(correct), n - min(len(wrong), n // 2))
-    return wrong[:n - n_correct] + correct[:n_correct]
+    return wrong[: n - n_correct] + correct[:n_correct]
 
 
 class _BoundMeta(nn.Module):
@@ -88,8 +91,15 @@ def attention_maps(model, images: Tensor, meta: Tensor | None) -> np.ndarray | N
     return (heat / heat.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu().numpy()
 
 
-def plot_grid(images: np.ndarray, cams: np.ndarray, attention: np.ndarray | None, titles: list[str],
-              correct: list[bool], path: Path, method: str) -> None:
+def plot_grid(
+    images: np.ndarray,
+    cams: np.ndarray,
+    attention: np.ndarray | None,
+    titles: list[str],
+    correct: list[bool],
+    path: Path,
+    method: str,
+) -> None:
     """One panel per image (two with attention maps): the overlays, truth/prediction in the titles."""
     panels = 1 if attention is None else 2
     cols = math.ceil(math.sqrt(len(images)))
@@ -133,13 +143,17 @@ def explain(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     shown = images.cpu().clamp(0, 1).permute(0, 2, 3, 1).numpy().astype(np.float32)  # inputs are in [0, 1]
     classes = list(datamodule.classes)
     table = rows.loc[cases, ["image_id", "path"]].assign(
-        label=[classes[labels[i]] for i in cases], prediction=[classes[p] for p in predicted],
-        probability=probs[cases].max(1).values.numpy())
+        label=[classes[labels[i]] for i in cases],
+        prediction=[classes[p] for p in predicted],
+        probability=probs[cases].max(1).values.numpy(),
+    )
     table["correct"] = table.label == table.prediction
     titles = [f"{r.image_id}\ntrue {r.label} / pred {r.prediction} {r.probability:.2f}" for r in table.itertuples()]
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_grid(shown, cams, attention, titles, table.correct.tolist(), out_dir / "gradcam.png", cfg.method)
     table.to_csv(out_dir / "cases.csv", index=False)
-    print(f"{out_dir / 'gradcam.png'}: {int(table.correct.sum())} correct and {int((~table.correct).sum())} wrong "
-          f"{cfg.split} images, {cfg.method}" + (" + soft-attention maps" if attention is not None else ""))
+    print(
+        f"{out_dir / 'gradcam.png'}: {int(table.correct.sum())} correct and {int((~table.correct).sum())} wrong "
+        f"{cfg.split} images, {cfg.method}" + (" + soft-attention maps" if attention is not None else "")
+    )
     return table

@@ -35,15 +35,17 @@ class Probabilities(nn.Module):
         return self.classifier(image).softmax(1)
 
 
-def export(ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = None,
-           atol: float = 1e-4) -> dict[str, float]:
+def export(
+    ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = None, atol: float = 1e-4
+) -> dict[str, float]:
     """Write model.onnx and model.ts into `out_dir`; return each format's max abs difference of probabilities."""
     import onnxruntime
 
     classifier = load_classifier(ckpt_path)
     if classifier.fusion is not None:
-        raise ConfigError(f"{ckpt_path} fuses patient metadata (meta={classifier.fusion.option}); export takes "
-                          "image-only models")
+        raise ConfigError(
+            f"{ckpt_path} fuses patient metadata (meta={classifier.fusion.option}); export takes image-only models"
+        )
     model = Probabilities(classifier).eval()
     size = image_size or classifier.hparams.image_size
     out_dir = Path(out_dir)
@@ -52,20 +54,39 @@ def export(ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = 
     with torch.no_grad():
         expected = model(batch).numpy()
         onnx_path, ts_path = out_dir / "model.onnx", out_dir / "model.ts"
-        torch.onnx.export(model, (batch,), onnx_path, input_names=["image"], output_names=["probabilities"],
-                          dynamic_shapes={"image": {0: torch.export.Dim("batch")}}, dynamo=True, external_data=False)
+        torch.onnx.export(
+            model,
+            (batch,),
+            onnx_path,
+            input_names=["image"],
+            output_names=["probabilities"],
+            dynamic_shapes={"image": {0: torch.export.Dim("batch")}},
+            dynamo=True,
+            external_data=False,
+        )
         classifier._jit_is_scripting = True  # as LightningModule.to_torchscript: no Trainer lookups while tracing
         try:
             torch.jit.save(torch.jit.trace(model, batch), ts_path)
         finally:
             classifier._jit_is_scripting = False
         session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        outputs = {"onnx": session.run(None, {"image": batch.numpy()})[0],
-                   "torchscript": torch.jit.load(ts_path)(batch).numpy()}
+        outputs = {
+            "onnx": session.run(None, {"image": batch.numpy()})[0],
+            "torchscript": torch.jit.load(ts_path)(batch).numpy(),
+        }
     diffs = {name: float(np.abs(out - expected).max()) for name, out in outputs.items()}
-    (out_dir / "parity.json").write_text(json.dumps({"batch": PARITY_BATCH, "image_size": size,
-                                                     "class_names": list(classifier.hparams.class_names),
-                                                     "max_abs_diff": diffs}, indent=2) + "\n")
+    (out_dir / "parity.json").write_text(
+        json.dumps(
+            {
+                "batch": PARITY_BATCH,
+                "image_size": size,
+                "class_names": list(classifier.hparams.class_names),
+                "max_abs_diff": diffs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     failed = {k: v for k, v in diffs.items() if not v < atol}
     if failed:
         raise SkinlightError(f"export parity failed: max abs difference of probabilities {failed} >= {atol}")
@@ -73,8 +94,9 @@ def export(ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="skinlight-export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="skinlight-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("ckpt_path", help="a classification checkpoint (.ckpt)")
     parser.add_argument("--out", help="output folder (default: <checkpoint folder>/export)")
     parser.add_argument("--image-size", type=int, help="input size (default: the checkpoint's)")

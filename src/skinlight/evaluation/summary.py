@@ -19,8 +19,23 @@ from hydra.types import RunMode
 from skinlight.errors import ConfigError, DataError, exit_on_user_error
 
 log = logging.getLogger(__name__)
-HEADLINE_METRICS = ("balanced_acc", "acc", "precision_macro", "recall_macro", "f1_macro", "top2_acc", "top3_acc",
-                    "auroc_macro", "ece", "dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall")
+HEADLINE_METRICS = (
+    "balanced_acc",
+    "acc",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "top2_acc",
+    "top3_acc",
+    "auroc_macro",
+    "ece",
+    "dice",
+    "iou",
+    "thresholded_jaccard",
+    "pixel_acc",
+    "precision",
+    "recall",
+)
 
 
 def _job_row(job_dir: Path) -> dict:
@@ -44,8 +59,10 @@ def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None) -> p
     order the jobs by, highest first (jobs without it last).
     """
     sweep_dir = Path(sweep_dir)
-    jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
-                  key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+    jobs = sorted(
+        (d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
+        key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name),
+    )
     table = pd.DataFrame([_job_row(d) for d in jobs])
     if table.empty:
         return table
@@ -80,12 +97,18 @@ def main(argv=None) -> None:
     """`skinlight-summary SWEEP_DIR [--sort METRIC] [--metrics M ...]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="skinlight-summary",
-                                     description="(Re)build summary.csv / summary.md of a multirun directory.")
+    parser = argparse.ArgumentParser(
+        prog="skinlight-summary", description="(Re)build summary.csv / summary.md of a multirun directory."
+    )
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory (its jobs hold .hydra/)")
     parser.add_argument("--sort", metavar="METRIC", help="sort the jobs by this metric, best (highest) first")
-    parser.add_argument("--metrics", nargs="+", metavar="METRIC", choices=HEADLINE_METRICS,
-                        help=f"metric columns to keep (default: all found among {', '.join(HEADLINE_METRICS)})")
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="METRIC",
+        choices=HEADLINE_METRICS,
+        help=f"metric columns to keep (default: all found among {', '.join(HEADLINE_METRICS)})",
+    )
     args = parser.parse_args(argv)
     with exit_on_user_error():
         if not args.sweep_dir.is_dir():

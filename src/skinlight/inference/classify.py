@@ -38,8 +38,9 @@ def read_input(input_path: str | Path) -> tuple[list[Path], pd.DataFrame | None]
         table = pd.read_csv(input_path, dtype=str, keep_default_na=False, na_values=[""])
         column = next((c for c in PATH_COLUMNS if c in table.columns), None)
         if column is None:
-            raise DataError(f"{input_path}: no {' or '.join(PATH_COLUMNS)} column of image files; "
-                            f"found {list(table.columns)}")
+            raise DataError(
+                f"{input_path}: no {' or '.join(PATH_COLUMNS)} column of image files; found {list(table.columns)}"
+            )
         paths = [p if p.is_absolute() else input_path.parent / p for p in map(Path, table[column])]
         missing = [f"line {i + 2} ({p})" for i, p in enumerate(paths) if not p.is_file()]
         if missing:
@@ -48,11 +49,16 @@ def read_input(input_path: str | Path) -> tuple[list[Path], pd.DataFrame | None]
     if input_path.is_file() and input_path.suffix.lower() not in SUFFIXES:
         raise DataError(f"input {input_path} is not an image ({', '.join(SUFFIXES)}) or a CSV")
     if input_path.is_dir():
-        others = sorted(p for p in input_path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                        and p.suffix.lower() not in SUFFIXES)
+        others = sorted(
+            p
+            for p in input_path.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in SUFFIXES
+        )
         if others:
-            raise DataError(f"{input_path} holds file(s) that are not images ({', '.join(SUFFIXES)}): "
-                            f"{', '.join(map(str, others[:5]))}; move them out or list the images in a CSV")
+            raise DataError(
+                f"{input_path} holds file(s) that are not images ({', '.join(SUFFIXES)}): "
+                f"{', '.join(map(str, others[:5]))}; move them out or list the images in a CSV"
+            )
     return find_images(input_path), None
 
 
@@ -63,14 +69,23 @@ def encode_metadata(model, ckpt_path, input_path, table: pd.DataFrame | None) ->
     missing = [c for c in META_COLUMNS if table is None or c not in table.columns]
     if missing:
         got = "a CSV without " + ", ".join(missing) if table is not None else "images without a CSV"
-        raise ConfigError(f"{ckpt_path} fuses patient metadata "
-                          f"(meta={model.fusion.option}) but input={input_path} gives {got}: give a CSV with "
-                          f"columns image, {', '.join(META_COLUMNS)} (blank cells are allowed)")
+        raise ConfigError(
+            f"{ckpt_path} fuses patient metadata "
+            f"(meta={model.fusion.option}) but input={input_path} gives {got}: give a CSV with "
+            f"columns image, {', '.join(META_COLUMNS)} (blank cells are allowed)"
+        )
     return MetadataEncoder.from_state(model.hparams.metadata).transform(table)
 
 
-def predict(ckpt_path: str, input: str, output: str, batch_size: int = 32, num_workers: int = 0,
-            views=("identity",), device: str = "auto") -> pd.DataFrame:
+def predict(
+    ckpt_path: str,
+    input: str,
+    output: str,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    views=("identity",),
+    device: str = "auto",
+) -> pd.DataFrame:
     """Write `output` (CSV: path, one probability per class, prediction); return the table."""
     model = load_classifier(ckpt_path).to(device_of(device))
     paths, table = read_input(input)

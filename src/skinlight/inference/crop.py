@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from skinlight.checkpoints import read_checkpoint, load_checkpoint
+from skinlight.checkpoints import load_checkpoint, read_checkpoint
 from skinlight.data.layouts.images import load_rgb, read_mask
 from skinlight.devices import device_of
 from skinlight.errors import CheckpointError, ConfigError
@@ -121,23 +121,34 @@ class CropPipeline:
     the number of empty-mask fallbacks per split.
     """
 
-    def __init__(self, seg_ckpt: str | None, dilation: int | None = 0, mode: str = "crop",
-                 cache_dir: str = "data/crop_cache", batch_size: int = 16, device: str = "auto",
-                 report: str | None = None):
+    def __init__(
+        self,
+        seg_ckpt: str | None,
+        dilation: int | None = 0,
+        mode: str = "crop",
+        cache_dir: str = "data/crop_cache",
+        batch_size: int = 16,
+        device: str = "auto",
+        report: str | None = None,
+    ):
         if mode not in MODES:
             raise ConfigError(f"pipeline.mode={mode!r}: use {' or '.join(MODES)}")
         if dilation is not None and (not isinstance(dilation, int) or dilation < 0):
             raise ConfigError(f"pipeline.dilation={dilation!r}: a number of pixels >= 0 (or null: the full image)")
         if not seg_ckpt:
-            raise ConfigError("pipeline.seg_ckpt is not set: give the checkpoint of a segmentation run "
-                              "(e.g. pipeline.seg_ckpt=outputs/<date>/<time>/checkpoints/best.ckpt)")
+            raise ConfigError(
+                "pipeline.seg_ckpt is not set: give the checkpoint of a segmentation run "
+                "(e.g. pipeline.seg_ckpt=outputs/<date>/<time>/checkpoints/best.ckpt)"
+            )
         try:
             task, _ = read_checkpoint(seg_ckpt)
         except CheckpointError as e:
             raise ConfigError(f"pipeline.seg_ckpt: {e}") from None
         if task != Segmenter.TASK:
-            raise ConfigError(f"pipeline.seg_ckpt: {seg_ckpt} is a {task} checkpoint; give the checkpoint of a "
-                              "segmentation run (model=unet, deeplabv3plus or unet_elgohary)")
+            raise ConfigError(
+                f"pipeline.seg_ckpt: {seg_ckpt} is a {task} checkpoint; give the checkpoint of a "
+                "segmentation run (model=unet, deeplabv3plus or unet_elgohary)"
+            )
         self.seg_ckpt, self.dilation, self.mode = Path(seg_ckpt), dilation, mode
         self.cache_dir, self.batch_size, self.device = Path(cache_dir), batch_size, device
         self.report = Path(report) if report else None
@@ -160,10 +171,16 @@ class CropPipeline:
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         todo = [(str(i), Path(p)) for i, p in zip(table["image_id"], table["path"]) if str(i) not in manifest]
         if todo:
-            log.info("pipeline: deriving %d of %d images (%s, dilation %d px) into %s", len(todo), len(table),
-                     self.mode, self.dilation, derived_dir)
+            log.info(
+                "pipeline: deriving %d of %d images (%s, dilation %d px) into %s",
+                len(todo),
+                len(table),
+                self.mode,
+                self.dilation,
+                derived_dir,
+            )
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+            chunk = todo[start : start + self.batch_size]
             images = [load_rgb(p) for _, p in chunk]
             for (image_id, _), image, mask in zip(chunk, images, self._masks(folder / "masks", chunk, images)):
                 result = derive(image, mask, self.dilation, self.mode)
@@ -175,11 +192,17 @@ class CropPipeline:
         if todo or not manifest_path.is_file():
             _save_json(manifest, manifest_path)
         empty = [i for i in table["image_id"].astype(str) if manifest[i] != "derived"]
-        paths = [p if manifest[str(i)] != "derived" else derived_dir / f"{i}.png"
-                 for i, p in zip(table["image_id"], table["path"])]
+        paths = [
+            p if manifest[str(i)] != "derived" else derived_dir / f"{i}.png"
+            for i, p in zip(table["image_id"], table["path"])
+        ]
         self._write_report(table, empty, derived_dir)
-        log.info("pipeline: %d images from %s; %d with an empty predicted mask keep the full image",
-                 len(table), derived_dir, len(empty))
+        log.info(
+            "pipeline: %d images from %s; %d with an empty predicted mask keep the full image",
+            len(table),
+            derived_dir,
+            len(empty),
+        )
         return table.assign(path=paths)
 
     def _masks(self, mask_dir: Path, chunk: list[tuple[str, Path]], images: list[np.ndarray]) -> list[np.ndarray]:
@@ -188,7 +211,9 @@ class CropPipeline:
         missing = [k for k, path in enumerate(cached) if not path.is_file()]
         masks = {k: read_mask(path) for k, path in enumerate(cached) if k not in missing}
         if missing:
-            predicted = segment.predict_masks(self._segmenter(), [images[k] for k in missing], batch_size=self.batch_size)
+            predicted = segment.predict_masks(
+                self._segmenter(), [images[k] for k in missing], batch_size=self.batch_size
+            )
             for k, mask in zip(missing, predicted):
                 _save_png(mask.astype(np.uint8) * 255, cached[k])
                 masks[k] = mask
@@ -199,8 +224,17 @@ class CropPipeline:
             return
         split = table["split"] if "split" in table else pd.Series("all", index=table.index)
         fallback = table["image_id"].astype(str).isin(empty)
-        _save_json({"seg_ckpt": str(self.seg_ckpt), "seg_ckpt_sha256": self.ckpt_hash, "dilation": self.dilation,
-                    "mode": self.mode, "cache": str(derived_dir) if derived_dir else None, "images": len(table),
-                    "empty_masks": int(fallback.sum()),
-                    "empty_masks_per_split": {str(s): int(n) for s, n in fallback.groupby(split).sum().items()},
-                    "empty_mask_image_ids": empty}, self.report)
+        _save_json(
+            {
+                "seg_ckpt": str(self.seg_ckpt),
+                "seg_ckpt_sha256": self.ckpt_hash,
+                "dilation": self.dilation,
+                "mode": self.mode,
+                "cache": str(derived_dir) if derived_dir else None,
+                "images": len(table),
+                "empty_masks": int(fallback.sum()),
+                "empty_masks_per_split": {str(s): int(n) for s, n in fallback.groupby(split).sum().items()},
+                "empty_mask_image_ids": empty,
+            },
+            self.report,
+        )

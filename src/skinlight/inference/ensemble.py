@@ -23,16 +23,20 @@ def sweep_members(sweep_dir: Path, checkpoint: str = "best") -> list[tuple[str, 
     """(name, checkpoint) of every job of a Hydra multirun directory, named by its varying overrides."""
     jobs = sweep_jobs(sweep_dir)
     if not jobs:
-        raise DataError(f"ensemble={sweep_dir}: no job folders (with .hydra/overrides.yaml) in it; "
-                        "give a multirun directory or a list of checkpoints")
+        raise DataError(
+            f"ensemble={sweep_dir}: no job folders (with .hydra/overrides.yaml) in it; "
+            "give a multirun directory or a list of checkpoints"
+        )
     overrides = [job.read_overrides() for job in jobs]
     varying = [k for k in overrides[0] if len({str(o.get(k)) for o in overrides}) > 1]
     members = []
     for job, keys in zip(jobs, overrides):
         ckpt = job.checkpoint(checkpoint)
         if not ckpt.is_file():
-            raise DataError(f"sweep job {job.path} has no {ckpt.relative_to(job.path)} (failed or unfinished?); "
-                            "pass the other jobs' checkpoints as a list: ensemble=[a.ckpt,b.ckpt]")
+            raise DataError(
+                f"sweep job {job.path} has no {ckpt.relative_to(job.path)} (failed or unfinished?); "
+                "pass the other jobs' checkpoints as a list: ensemble=[a.ckpt,b.ckpt]"
+            )
         members.append((" ".join(f"{k}={keys[k]}" for k in varying) or job.name, ckpt))
     return members
 

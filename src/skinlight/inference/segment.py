@@ -30,8 +30,9 @@ SUFFIXES = (*IMAGE_SUFFIXES, ".bmp")
 
 
 @torch.no_grad()
-def predict_masks(model: Segmenter, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]] | None = None,
-                  batch_size: int = 8) -> list[np.ndarray]:
+def predict_masks(
+    model: Segmenter, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]] | None = None, batch_size: int = 8
+) -> list[np.ndarray]:
     """Boolean masks of RGB uint8 images, each at its image's (h, w) or at `sizes[i]`: the model runs at
     its input size, its probabilities are resized back, then thresholded."""
     hp = model.hparams
@@ -39,11 +40,11 @@ def predict_masks(model: Segmenter, images: Sequence[np.ndarray], sizes: Sequenc
     training, masks = model.training, []
     model.eval()
     for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
+        chunk = images[start : start + batch_size]
         probs = model(torch.stack([transform(image=im)["image"] for im in chunk]).to(model.device)).sigmoid()
         for k, image in enumerate(chunk):
             size = sizes[start + k] if sizes else image.shape[:2]
-            prob = F.interpolate(probs[k:k + 1], size=tuple(size), mode="bilinear", align_corners=False)
+            prob = F.interpolate(probs[k : k + 1], size=tuple(size), mode="bilinear", align_corners=False)
             masks.append((prob[0, 0] >= hp.threshold).cpu().numpy())
     model.train(training)
     return masks
@@ -68,7 +69,7 @@ def predict_folder(model: Segmenter, input_path: str | Path, output: str | Path,
     base = input_path.parent if input_path.is_file() else input_path
     written = []
     for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
+        chunk = images[start : start + batch_size]
         sizes = []
         for path in chunk:
             with Image.open(path) as img:
@@ -83,8 +84,9 @@ def predict_folder(model: Segmenter, input_path: str | Path, output: str | Path,
     return written
 
 
-def run_prediction(ckpt_path: str, input: str, output: str, batch_size: int = 8, device: str = "auto",
-                   threshold: float | None = None) -> list[Path]:
+def run_prediction(
+    ckpt_path: str, input: str, output: str, batch_size: int = 8, device: str = "auto", threshold: float | None = None
+) -> list[Path]:
     """Load the checkpoint (no weight download), move it to `device`, predict the folder."""
     model = load_checkpoint(ckpt_path, task=Segmenter.TASK)
     if threshold is not None:

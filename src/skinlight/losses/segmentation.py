@@ -26,7 +26,9 @@ class SmpLoss(nn.Module):
     def __init__(self, name: str, **kwargs):
         super().__init__()
         if name not in SMP_LOSSES:
-            raise ConfigError(f"loss.name={name!r} is not a segmentation_models_pytorch loss; choose one of {SMP_LOSSES}")
+            raise ConfigError(
+                f"loss.name={name!r} is not a segmentation_models_pytorch loss; choose one of {SMP_LOSSES}"
+            )
         self.loss = getattr(smp.losses, name)(**kwargs)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:

@@ -11,14 +11,23 @@ operating points of a melanoma screen.
 
 from __future__ import annotations
 
-from torch import Tensor
-from torchmetrics import MetricCollection
 from functools import partial
 
-from torchmetrics.classification import (BinaryAUROC, BinaryRecall, BinarySensitivityAtSpecificity,
-                                         BinarySpecificity, MulticlassAccuracy,
-                                         MulticlassAUROC, MulticlassCalibrationError, MulticlassF1Score,
-                                         MulticlassPrecision, MulticlassRecall, MulticlassSpecificity)
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryAUROC,
+    BinaryRecall,
+    BinarySensitivityAtSpecificity,
+    BinarySpecificity,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassCalibrationError,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+    MulticlassSpecificity,
+)
 from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
 
 
@@ -63,18 +72,27 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
     for k in (2, 3):
         if k < n:
             metrics[f"top{k}_acc"] = MulticlassAccuracy(n, top_k=k, average="micro")
-    per_class = {"recall": MulticlassRecall, "precision": MulticlassPrecision, "f1": MulticlassF1Score,
-                 "specificity": MulticlassSpecificity, "auroc": MulticlassAUROC}
+    per_class = {
+        "recall": MulticlassRecall,
+        "precision": MulticlassPrecision,
+        "f1": MulticlassF1Score,
+        "specificity": MulticlassSpecificity,
+        "auroc": MulticlassAUROC,
+    }
     for name, cls in per_class.items():
         metrics[f"{name}_per_class"] = ClasswiseWrapper(cls(n, average=None), labels=names, prefix=f"{name}_")
     if n == 2:  # sensitivity = recall, specificity = true negative rate, of the positive class
-        for name, metric in {"sensitivity": BinaryRecall(), "specificity": BinarySpecificity(),
-                             "auroc": BinaryAUROC()}.items():
+        for name, metric in {
+            "sensitivity": BinaryRecall(),
+            "specificity": BinarySpecificity(),
+            "auroc": BinaryAUROC(),
+        }.items():
             metrics[name] = LambdaInputTransformer(metric, transform_pred=positive_probability)
     screened = next((c for c in SCREENED_CLASSES if c in names), None)
     for spec in SPECIFICITY_POINTS if screened else ():
         metrics[f"sensitivity_at_{round(spec * 100)}spec_{screened}"] = LambdaInputTransformer(
             SensitivityAtSpecificity(min_specificity=spec),
             transform_pred=partial(class_probability, index=names.index(screened)),
-            transform_target=partial(is_class, index=names.index(screened)))
+            transform_target=partial(is_class, index=names.index(screened)),
+        )
     return MetricCollection(metrics, prefix=prefix, compute_groups=False)

@@ -24,9 +24,14 @@ def per_image_scores(stats: Tensor, jaccard_threshold: float = JACCARD_THRESHOLD
     """Scores of each image from its (tp, fp, tn, fn, ...) row of `stats` (N, >=4)."""
     tp, fp, tn, fn = stats[:, :4].float().unbind(1)
     iou = _ratio(tp, tp + fp + fn)
-    return {"dice": _ratio(2 * tp, 2 * tp + fp + fn), "iou": iou,
-            "thresholded_jaccard": torch.where(iou >= jaccard_threshold, iou, torch.zeros_like(iou)),
-            "pixel_acc": (tp + tn) / (tp + fp + tn + fn), "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn)}
+    return {
+        "dice": _ratio(2 * tp, 2 * tp + fp + fn),
+        "iou": iou,
+        "thresholded_jaccard": torch.where(iou >= jaccard_threshold, iou, torch.zeros_like(iou)),
+        "pixel_acc": (tp + tn) / (tp + fp + tn + fn),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+    }
 
 
 class SegmentationScores(BinaryStatScores):

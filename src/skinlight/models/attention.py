@@ -29,8 +29,9 @@ class SoftAttention(nn.Module):
         if kernel_size % 2 == 0:
             raise ConfigError(f"head.kernel_size must be odd (the maps keep the feature map's size), got {kernel_size}")
         # in: (B, 1, C, h, w); the kernel covers all C channels in depth -> out (B, K, 1, h, w)
-        self.conv = nn.Conv3d(1, maps, kernel_size=(channels, kernel_size, kernel_size),
-                              padding=(0, kernel_size // 2, kernel_size // 2))
+        self.conv = nn.Conv3d(
+            1, maps, kernel_size=(channels, kernel_size, kernel_size), padding=(0, kernel_size // 2, kernel_size // 2)
+        )
         self.gamma = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, t: Tensor) -> tuple[Tensor, Tensor]:

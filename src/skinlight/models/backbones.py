@@ -41,8 +41,9 @@ def _hub_weights_cached(name: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     repo = getattr(timm.get_pretrained_cfg(name), "hf_hub_id", None)
-    return bool(repo) and any(isinstance(try_to_load_from_cache(repo, f), str)
-                              for f in ("model.safetensors", "pytorch_model.bin"))
+    return bool(repo) and any(
+        isinstance(try_to_load_from_cache(repo, f), str) for f in ("model.safetensors", "pytorch_model.bin")
+    )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -66,11 +67,16 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str) 
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own and not k.startswith(prefixes)]
-    resized = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-               if k in state and state[k].shape != v.shape]
+    resized = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or resized:
-        raise ConfigError(f"{source} does not fit {model.pretrained_cfg.get('architecture')}: "
-                          f"missing {missing[:5]}, unexpected {unexpected[:5]}, other shapes {resized[:3]}")
+        raise ConfigError(
+            f"{source} does not fit {model.pretrained_cfg.get('architecture')}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, other shapes {resized[:3]}"
+        )
     model.load_state_dict(state, strict=False)
 
 

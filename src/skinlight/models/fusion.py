@@ -23,8 +23,10 @@ class MetadataFusion(nn.Module):
     def __init__(self, meta_dim: int):
         super().__init__()
         if meta_dim <= 0:
-            raise ConfigError(f"meta={self.option} needs patient metadata, but the data gives none: set "
-                              "data.use_metadata=true (on data with age/sex/site, e.g. data=ham10000) or meta=none")
+            raise ConfigError(
+                f"meta={self.option} needs patient metadata, but the data gives none: set "
+                "data.use_metadata=true (on data with age/sex/site, e.g. data=ham10000) or meta=none"
+            )
 
     def forward(self, features: Tensor, meta: Tensor) -> Tensor:
         return torch.cat([features, self.branch(meta)], dim=1)
@@ -67,12 +69,23 @@ class GessertFusion(MetadataFusion):
 
     option = "gessert"
 
-    def __init__(self, image_features: int, meta_dim: int, hidden: int = 256, layers: int = 2,
-                 dropout: float = 0.4, meta_dropout: float = 0.1):
+    def __init__(
+        self,
+        image_features: int,
+        meta_dim: int,
+        hidden: int = 256,
+        layers: int = 2,
+        dropout: float = 0.4,
+        meta_dropout: float = 0.1,
+    ):
         super().__init__(meta_dim)
         blocks: list[nn.Module] = [MetadataDropout(meta_dropout)]
         for i in range(layers):
-            blocks += [nn.Linear(meta_dim if i == 0 else hidden, hidden), nn.BatchNorm1d(hidden),
-                       nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            blocks += [
+                nn.Linear(meta_dim if i == 0 else hidden, hidden),
+                nn.BatchNorm1d(hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+            ]
         self.branch = nn.Sequential(*blocks)
         self.out_features = image_features + hidden

@@ -53,8 +53,10 @@ def _flat_size(name: str, layers: list[nn.Module], input_size: tuple[int, int, i
         with torch.no_grad():
             return nn.Sequential(*layers)(torch.zeros(1, *input_size)).shape[1]
     except RuntimeError as e:
-        raise ConfigError(f"backbone {name} cannot take {input_size[1]} px images (too small for its "
-                          f"pooling layers): raise data.image_size") from e
+        raise ConfigError(
+            f"backbone {name} cannot take {input_size[1]} px images (too small for its "
+            f"pooling layers): raise data.image_size"
+        ) from e
 
 
 class PaperNet(nn.Module):
@@ -112,15 +114,24 @@ class DeepConvNet(PaperNet):
 
 
 def _cfg(size: int, num_classes: int, paper: str) -> dict:
-    return {"num_classes": num_classes, "input_size": (3, size, size), "fixed_input_size": True,
-            "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0), "classifier": "fc", "paper_name": paper}
+    return {
+        "num_classes": num_classes,
+        "input_size": (3, size, size),
+        "fixed_input_size": True,
+        "mean": (0.0, 0.0, 0.0),
+        "std": (1.0, 1.0, 1.0),
+        "classifier": "fc",
+        "paper_name": paper,
+    }
 
 
-default_cfgs = generate_default_cfgs({
-    "albawi_cnn": _cfg(224, 2, "Albawi et al. 2022, Table 1"),
-    "albawi_mlp": _cfg(224, 2, "Albawi et al. 2022, Table 2"),
-    "deepconvnet": _cfg(28, 7, "Elgohary et al. 2024"),
-})
+default_cfgs = generate_default_cfgs(
+    {
+        "albawi_cnn": _cfg(224, 2, "Albawi et al. 2022, Table 1"),
+        "albawi_mlp": _cfg(224, 2, "Albawi et al. 2022, Table 2"),
+        "deepconvnet": _cfg(28, 7, "Elgohary et al. 2024"),
+    }
+)
 
 
 def _create(cls: type[PaperNet], variant: str, pretrained: bool, **kwargs) -> PaperNet:

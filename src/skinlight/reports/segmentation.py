@@ -1,9 +1,9 @@
 """The report/ folder of a segmentation run: per-image scores and overlays of the best and worst cases.
 
-    per_image.csv             image_id and its scores (dice, iou, thresholded_jaccard, pixel_acc,
-                              precision, recall), computed at data.image_size as in metrics.json
-    best_<k>_<image_id>.png   the image with its true lesion border (green) and the predicted one
-    worst_<k>_<image_id>.png  (red), ranked by dice; the prediction is redrawn at the image's size
+per_image.csv             image_id and its scores (dice, iou, thresholded_jaccard, pixel_acc,
+                          precision, recall), computed at data.image_size as in metrics.json
+best_<k>_<image_id>.png   the image with its true lesion border (green) and the predicted one
+worst_<k>_<image_id>.png  (red), ranked by dice; the prediction is redrawn at the image's size
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from skinlight.data.layouts.images import load_rgb  # noqa: E402
-from skinlight.data.layouts.images import read_mask  # noqa: E402
+from skinlight.data.layouts.images import (
+    load_rgb,  # noqa: E402
+    read_mask,  # noqa: E402
+)
 from skinlight.inference.segment import predict_masks  # noqa: E402
 from skinlight.metrics.segmentation import SCORES  # noqa: E402
 
@@ -34,11 +36,20 @@ def plot_overlay(image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, t
     h, w = image.shape[:2]
     for mask, colour in ((truth, "lime"), (prediction, "red")):
         if mask.any():  # padded, so that a border along the image's edge is drawn too
-            ax.contour(np.arange(-1, w + 1), np.arange(-1, h + 1), np.pad(mask.astype(float), 1), levels=[0.5],
-                       colors=colour, linewidths=1.5)
+            ax.contour(
+                np.arange(-1, w + 1),
+                np.arange(-1, h + 1),
+                np.pad(mask.astype(float), 1),
+                levels=[0.5],
+                colors=colour,
+                linewidths=1.5,
+            )
     ax.set(xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5))
-    ax.legend(handles=[Line2D([], [], color="lime", label="truth"), Line2D([], [], color="red", label="prediction")],
-              loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[Line2D([], [], color="lime", label="truth"), Line2D([], [], color="red", label="prediction")],
+        loc="lower right",
+        fontsize=8,
+    )
     ax.set_title(title, fontsize=9)
     ax.axis("off")
     fig.tight_layout()
@@ -62,8 +73,9 @@ def write_segmentation_report(out_dir: Path, model, test_table: pd.DataFrame, ca
     for name, rows in (("best", best), ("worst", worst)):
         for k, row in enumerate(rows.itertuples(), 1):
             image = load_rgb(files.at[row.image_id, "path"], OVERLAY_SIZE)
-            truth = cv2.resize(read_mask(files.at[row.image_id, "mask_path"]), image.shape[1::-1],
-                               interpolation=cv2.INTER_NEAREST)
+            truth = cv2.resize(
+                read_mask(files.at[row.image_id, "mask_path"]), image.shape[1::-1], interpolation=cv2.INTER_NEAREST
+            )
             prediction = predict_masks(model, [image])[0]
             title = f"{row.image_id}: dice {row.dice:.3f}, IoU {row.iou:.3f} (at {model.hparams.image_size} px)"
             plot_overlay(image, truth, prediction, title, out_dir / f"{name}_{k}_{row.image_id}.png")

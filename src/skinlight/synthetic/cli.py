@@ -37,8 +37,11 @@ def _isic2018(a: argparse.Namespace) -> str:
 
 def _isic2018_task3(a: argparse.Namespace) -> str:
     counts = generate_isic2018_task3(a.out, tuple(a.num_lesions), a.seed, (a.width, a.height))
-    return (f"wrote ISIC 2018 Task 3 layout to {a.out}: " + ", ".join(f"{k} {v} images" for k, v in counts.items())
-            + "; test metadata in ISIC2018_Task3_Test_Metadata.csv (data.metadata_csv)")
+    return (
+        f"wrote ISIC 2018 Task 3 layout to {a.out}: "
+        + ", ".join(f"{k} {v} images" for k, v in counts.items())
+        + "; test metadata in ISIC2018_Task3_Test_Metadata.csv (data.metadata_csv)"
+    )
 
 
 def _ph2(a: argparse.Namespace) -> str:
@@ -54,14 +57,26 @@ class Layout:
 
 
 LAYOUTS = {
-    "ham10000": Layout("HAM10000 download with lesion masks (data=ham10000, ham10000_seg)", _ham10000,
-                       {"num_lesions": [1000], "width": 600, "height": 450, "workers": 2}),
-    "isic_binary": Layout("benign/malignant folders (data=isic_binary)", _isic_binary,
-                          {"num_train": 200, "num_test": 50, "malignant_fraction": 0.45, "size": 224}),
-    "isic2018": Layout("ISIC 2018 Task 1 segmentation (data=isic2018)", _isic2018,
-                       {"num_images": [400, 50, 100], "width": 600, "height": 450, "workers": 2}),
-    "isic2018_task3": Layout("ISIC 2018 Task 3 validation and test sets (data=isic2018_task3)", _isic2018_task3,
-                             {"num_lesions": [40, 160], "width": 600, "height": 450}),
+    "ham10000": Layout(
+        "HAM10000 download with lesion masks (data=ham10000, ham10000_seg)",
+        _ham10000,
+        {"num_lesions": [1000], "width": 600, "height": 450, "workers": 2},
+    ),
+    "isic_binary": Layout(
+        "benign/malignant folders (data=isic_binary)",
+        _isic_binary,
+        {"num_train": 200, "num_test": 50, "malignant_fraction": 0.45, "size": 224},
+    ),
+    "isic2018": Layout(
+        "ISIC 2018 Task 1 segmentation (data=isic2018)",
+        _isic2018,
+        {"num_images": [400, 50, 100], "width": 600, "height": 450, "workers": 2},
+    ),
+    "isic2018_task3": Layout(
+        "ISIC 2018 Task 3 validation and test sets (data=isic2018_task3)",
+        _isic2018_task3,
+        {"num_lesions": [40, 160], "width": 600, "height": 450},
+    ),
     "ph2": Layout("PH2 images, masks and diagnoses (data=ph2)", _ph2, {"num_cases": 200, "table": "txt", "workers": 2}),
 }
 
@@ -80,26 +95,34 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-EPILOG = "\n".join([
-    "layouts and their options:",
-    *(f"  {name:<15} {layout.about}\n  {'':<15} {' '.join(map(_flag, layout.options))}"
-      for name, layout in LAYOUTS.items()),
-    "",
-    "--num-lesions takes one value N for ham10000 and two, VALIDATION TEST, for isic2018_task3.",
-    "An option of another layout than --layout's is refused. The output folder must be new or empty.",
-    "",
-    "examples:",
-    "  skinlight-synthetic --out /tmp/syn --num-lesions 300",
-    "  skinlight-synthetic --layout isic2018_task3 --out /tmp/task3 --num-lesions 40 160",
-    "  skinlight-synthetic --layout ph2 --out /tmp/ph2 --num-cases 200 --table xlsx",
-])
+EPILOG = "\n".join(
+    [
+        "layouts and their options:",
+        *(
+            f"  {name:<15} {layout.about}\n  {'':<15} {' '.join(map(_flag, layout.options))}"
+            for name, layout in LAYOUTS.items()
+        ),
+        "",
+        "--num-lesions takes one value N for ham10000 and two, VALIDATION TEST, for isic2018_task3.",
+        "An option of another layout than --layout's is refused. The output folder must be new or empty.",
+        "",
+        "examples:",
+        "  skinlight-synthetic --out /tmp/syn --num-lesions 300",
+        "  skinlight-synthetic --layout isic2018_task3 --out /tmp/task3 --num-lesions 40 160",
+        "  skinlight-synthetic --layout ph2 --out /tmp/ph2 --num-cases 200 --table xlsx",
+    ]
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     """The argument parser; a layout option's default is absent from the namespace unless given."""
-    p = argparse.ArgumentParser(prog="skinlight-synthetic", description="Write a synthetic dataset in a real layout.",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                argument_default=argparse.SUPPRESS)
+    p = argparse.ArgumentParser(
+        prog="skinlight-synthetic",
+        description="Write a synthetic dataset in a real layout.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
     p.add_argument("--layout", choices=LAYOUTS, default="ham10000", help="the layout to write (default: ham10000)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (new or empty)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
@@ -107,8 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     def option(flag: str, text: str, **kwargs) -> None:
         dest = flag[2:].replace("-", "_")
         uses = {name: _show(layout.options[dest]) for name, layout in LAYOUTS.items() if dest in layout.options}
-        where = (f"{', '.join(uses)}; default {next(iter(uses.values()))}" if len(set(uses.values())) == 1
-                 else "; ".join(f"{name}: default {default}" for name, default in uses.items()))
+        where = (
+            f"{', '.join(uses)}; default {next(iter(uses.values()))}"
+            if len(set(uses.values())) == 1
+            else "; ".join(f"{name}: default {default}" for name, default in uses.items())
+        )
         p.add_argument(flag, help=f"{text} [{where}]", **kwargs)
 
     option("--num-lesions", "lesions: N, or VALIDATION TEST", type=_positive_int, nargs="+", metavar="N")
@@ -131,8 +157,10 @@ def main(argv=None) -> None:
     layout = LAYOUTS[args.layout]
     foreign = sorted(vars(args).keys() - {"layout", "out", "seed", *layout.options})
     if foreign:
-        p.error(f"not an option of --layout {args.layout}: {', '.join(map(_flag, foreign))} "
-                f"(its options: {', '.join(map(_flag, layout.options))})")
+        p.error(
+            f"not an option of --layout {args.layout}: {', '.join(map(_flag, foreign))} "
+            f"(its options: {', '.join(map(_flag, layout.options))})"
+        )
     for dest, default in layout.options.items():
         value = getattr(args, dest, default)
         if isinstance(default, list) and len(value) != len(default):

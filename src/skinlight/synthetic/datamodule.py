@@ -12,12 +12,12 @@ from skinlight.synthetic.ham10000 import generate_ham10000
 log = logging.getLogger(__name__)
 
 
-
 class SyntheticHAM10000DataModule(HAM10000DataModule):
     """The embedded synthetic HAM10000: generated into `root` on first use, then reused."""
 
-    def __init__(self, root: str, num_lesions: int = 1000, generator_seed: int = 0,
-                 width: int = 600, height: int = 450, **kwargs):
+    def __init__(
+        self, root: str, num_lesions: int = 1000, generator_seed: int = 0, width: int = 600, height: int = 450, **kwargs
+    ):
         super().__init__(root, **kwargs)
         self.generator_args = dict(num_lesions=num_lesions, seed=generator_seed, image_size=(width, height))
 
@@ -31,6 +31,7 @@ class SyntheticHAM10000DataModule(HAM10000DataModule):
         wanted = {**self.generator_args, "image_size": list(self.generator_args["image_size"])}
         differing = {k: (written.get(k), v) for k, v in wanted.items() if written.get(k) != v}
         if differing:
-            raise DataError(f"{self.root} holds synthetic data made with other settings {differing} "
-                            "(found, wanted); choose another data.root or delete that folder")
-
+            raise DataError(
+                f"{self.root} holds synthetic data made with other settings {differing} "
+                "(found, wanted); choose another data.root or delete that folder"
+            )

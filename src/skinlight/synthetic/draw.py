@@ -58,38 +58,105 @@ CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 FIRST_IMAGE_NUMBER = 24306  # HAM10000's first image is ISIC_0024306
 JPEG_QUALITY = 90
 
-LESION_SHARE = {"akiec": 0.03, "bcc": 0.05, "bkl": 0.11, "df": 0.011,
-                "mel": 0.11, "nv": 0.67, "vasc": 0.014}
+LESION_SHARE = {"akiec": 0.03, "bcc": 0.05, "bkl": 0.11, "df": 0.011, "mel": 0.11, "nv": 0.67, "vasc": 0.014}
 CLASS_FLOOR = 0.04
 MIN_LESIONS_PER_CLASS = 2
 IMAGES_PER_LESION = {1: 0.738, 2: 0.19, 3: 0.066, 4: 0.0045, 5: 0.0008, 6: 0.0007}
 MIMICS = {"mel": ("nv", 0.15), "akiec": ("bkl", 0.15)}  # class: (drawn as, fraction)
 
-AGE = {"akiec": (67, 11), "bcc": (65, 12), "bkl": (57, 13), "df": (48, 13),
-       "mel": (63, 12), "nv": (35, 15), "vasc": (50, 18)}
-MALE = {"akiec": 0.66, "bcc": 0.62, "bkl": 0.55, "df": 0.45, "mel": 0.62,
-        "nv": 0.48, "vasc": 0.5}
-SITES = {
-    "akiec": {"face": 40, "scalp": 12, "ear": 5, "hand": 8, "upper extremity": 18,
-              "lower extremity": 8, "neck": 4, "chest": 3, "back": 2},
-    "bcc": {"back": 30, "face": 22, "chest": 10, "lower extremity": 10, "upper extremity": 9,
-            "scalp": 6, "neck": 5, "abdomen": 4, "trunk": 3, "ear": 1},
-    "bkl": {"face": 22, "back": 20, "lower extremity": 14, "trunk": 12, "chest": 10,
-            "upper extremity": 9, "abdomen": 5, "scalp": 4, "neck": 3, "ear": 1},
-    "df": {"lower extremity": 70, "upper extremity": 20, "abdomen": 4, "foot": 3,
-           "back": 2, "genital": 1},
-    "mel": {"back": 32, "trunk": 12, "upper extremity": 17, "lower extremity": 16,
-            "chest": 7, "face": 6, "abdomen": 4, "neck": 2, "foot": 2, "ear": 1, "acral": 1},
-    "nv": {"trunk": 28, "back": 24, "abdomen": 16, "lower extremity": 14,
-           "upper extremity": 8, "chest": 3, "foot": 3, "face": 1, "genital": 1, "acral": 1,
-           "hand": 1},
-    "vasc": {"trunk": 24, "lower extremity": 22, "abdomen": 18, "back": 14,
-             "upper extremity": 8, "face": 6, "hand": 4, "chest": 4},
+AGE = {
+    "akiec": (67, 11),
+    "bcc": (65, 12),
+    "bkl": (57, 13),
+    "df": (48, 13),
+    "mel": (63, 12),
+    "nv": (35, 15),
+    "vasc": (50, 18),
 }
-DX_TYPE = {"akiec": {"histo": 1}, "bcc": {"histo": 1}, "mel": {"histo": 1},
-           "bkl": {"histo": 70, "consensus": 24, "confocal": 6},
-           "df": {"histo": 50, "consensus": 50}, "vasc": {"histo": 50, "consensus": 50},
-           "nv": {"follow_up": 55, "histo": 37, "consensus": 8}}
+MALE = {"akiec": 0.66, "bcc": 0.62, "bkl": 0.55, "df": 0.45, "mel": 0.62, "nv": 0.48, "vasc": 0.5}
+SITES = {
+    "akiec": {
+        "face": 40,
+        "scalp": 12,
+        "ear": 5,
+        "hand": 8,
+        "upper extremity": 18,
+        "lower extremity": 8,
+        "neck": 4,
+        "chest": 3,
+        "back": 2,
+    },
+    "bcc": {
+        "back": 30,
+        "face": 22,
+        "chest": 10,
+        "lower extremity": 10,
+        "upper extremity": 9,
+        "scalp": 6,
+        "neck": 5,
+        "abdomen": 4,
+        "trunk": 3,
+        "ear": 1,
+    },
+    "bkl": {
+        "face": 22,
+        "back": 20,
+        "lower extremity": 14,
+        "trunk": 12,
+        "chest": 10,
+        "upper extremity": 9,
+        "abdomen": 5,
+        "scalp": 4,
+        "neck": 3,
+        "ear": 1,
+    },
+    "df": {"lower extremity": 70, "upper extremity": 20, "abdomen": 4, "foot": 3, "back": 2, "genital": 1},
+    "mel": {
+        "back": 32,
+        "trunk": 12,
+        "upper extremity": 17,
+        "lower extremity": 16,
+        "chest": 7,
+        "face": 6,
+        "abdomen": 4,
+        "neck": 2,
+        "foot": 2,
+        "ear": 1,
+        "acral": 1,
+    },
+    "nv": {
+        "trunk": 28,
+        "back": 24,
+        "abdomen": 16,
+        "lower extremity": 14,
+        "upper extremity": 8,
+        "chest": 3,
+        "foot": 3,
+        "face": 1,
+        "genital": 1,
+        "acral": 1,
+        "hand": 1,
+    },
+    "vasc": {
+        "trunk": 24,
+        "lower extremity": 22,
+        "abdomen": 18,
+        "back": 14,
+        "upper extremity": 8,
+        "face": 6,
+        "hand": 4,
+        "chest": 4,
+    },
+}
+DX_TYPE = {
+    "akiec": {"histo": 1},
+    "bcc": {"histo": 1},
+    "mel": {"histo": 1},
+    "bkl": {"histo": 70, "consensus": 24, "confocal": 6},
+    "df": {"histo": 50, "consensus": 50},
+    "vasc": {"histo": 50, "consensus": 50},
+    "nv": {"follow_up": 55, "histo": 37, "consensus": 8},
+}
 P_AGE_MISSING, P_SEX_UNKNOWN, P_SITE_UNKNOWN = 0.01, 0.01, 0.02
 
 _PLAN = 0  # plan_dataset's random stream; the writers draw lesions and images on other stream ids
@@ -100,12 +167,22 @@ BLOOD = np.array([0.12, 1.0, 0.75], np.float32)
 DEOXY = np.array([0.55, 1.0, 0.35], np.float32)
 WHITE = np.array([0.96, 0.94, 0.92], np.float32)
 BLUE_GREY = np.array([0.45, 0.52, 0.66], np.float32)
-SKIN_TONES = np.array([[0.97, 0.84, 0.82], [0.93, 0.75, 0.70], [0.87, 0.68, 0.60],
-                       [0.80, 0.60, 0.48], [0.70, 0.52, 0.40], [0.58, 0.42, 0.32]], np.float32)
+SKIN_TONES = np.array(
+    [
+        [0.97, 0.84, 0.82],
+        [0.93, 0.75, 0.70],
+        [0.87, 0.68, 0.60],
+        [0.80, 0.60, 0.48],
+        [0.70, 0.52, 0.40],
+        [0.58, 0.42, 0.32],
+    ],
+    np.float32,
+)
 INTERNAL_HEIGHT = 240  # images are drawn at most this tall, then resized to the output size
 
 
 # ----------------------------------------------------------------------------- counts / plan
+
 
 def _quota(total: int, weights) -> np.ndarray:
     """Split ``total`` into integers proportional to ``weights`` (largest remainder)."""
@@ -125,8 +202,10 @@ def min_lesions() -> int:
 def class_counts(num_lesions: int) -> dict[str, int]:
     """Lesions per class: HAM10000 shares, each class floored at 4 % and 2 lesions."""
     if num_lesions < min_lesions():
-        raise DataError(f"num_lesions={num_lesions} is too small: at least {min_lesions()} "
-                         f"are needed ({MIN_LESIONS_PER_CLASS} lesions per class)")
+        raise DataError(
+            f"num_lesions={num_lesions} is too small: at least {min_lesions()} "
+            f"are needed ({MIN_LESIONS_PER_CLASS} lesions per class)"
+        )
     floor = max(MIN_LESIONS_PER_CLASS, math.ceil(CLASS_FLOOR * num_lesions))
     floored: dict[str, int] = {}
     while True:
@@ -176,8 +255,9 @@ def plan_dataset(num_lesions: int, seed: int) -> pd.DataFrame:
     for i in range(num_lesions):
         meta = _sample_metadata(dx[i], rng)
         for _ in range(n_views[i]):
-            rows.append({"lesion_id": lesion_ids[i], "image_id": "", "dx": dx[i], **meta,
-                         "lesion_index": i, "style": style[i]})
+            rows.append(
+                {"lesion_id": lesion_ids[i], "image_id": "", "dx": dx[i], **meta, "lesion_index": i, "style": style[i]}
+            )
     plan = pd.DataFrame(rows)
     plan["image_id"] = [f"ISIC_{n:07d}" for n in image_numbers]
     return plan
@@ -185,16 +265,15 @@ def plan_dataset(num_lesions: int, seed: int) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- lesions / views
 
+
 def _waves(rng: np.random.Generator, n: int, freq: tuple[float, float]) -> dict:
     """Parameters of a smooth random field: a sum of ``n`` plane waves (cycles per radius)."""
     angle = rng.uniform(0, 2 * np.pi, n)
     f = rng.uniform(*freq, n)
-    return {"k": np.stack([f * np.cos(angle), f * np.sin(angle)], 1) * 2 * np.pi,
-            "phase": rng.uniform(0, 2 * np.pi, n)}
+    return {"k": np.stack([f * np.cos(angle), f * np.sin(angle)], 1) * 2 * np.pi, "phase": rng.uniform(0, 2 * np.pi, n)}
 
 
-def _spots(rng: np.random.Generator, n: int, ring: tuple[float, float],
-           radius: tuple[float, float]) -> np.ndarray:
+def _spots(rng: np.random.Generator, n: int, ring: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:
     """``n`` discs (u, v, r) in lesion units, centres at radial distance within ``ring``."""
     rho = np.sqrt(rng.uniform(ring[0] ** 2, ring[1] ** 2, n))
     phi = rng.uniform(0, 2 * np.pi, n)
@@ -227,17 +306,26 @@ def sample_lesion(dx: str, rng: np.random.Generator, style: str | None = None) -
     style = style or dx
     if style not in CLASSES:
         raise ValueError(f"unknown class {style!r}; expected one of {CLASSES}")
-    irregular = {"mel": 0.1, "vasc": 0.06, "bkl": 0.05, "akiec": 0.06, "bcc": 0.045,
-                 "df": 0.02, "nv": 0.015}[style]
+    irregular = {"mel": 0.1, "vasc": 0.06, "bkl": 0.05, "akiec": 0.06, "bcc": 0.045, "df": 0.02, "nv": 0.015}[style]
     harmonics = np.arange(2, 11)
-    amp = rng.uniform(0.3, 1.0, len(harmonics)) * irregular * 2.0 / harmonics ** 0.8
+    amp = rng.uniform(0.3, 1.0, len(harmonics)) * irregular * 2.0 / harmonics**0.8
     amp[0] = rng.uniform(0.0, 0.14)  # ellipticity
-    soft = {"mel": (0.05, 0.12), "vasc": (0.03, 0.06), "bkl": (0.02, 0.05), "akiec": (0.15, 0.25),
-            "bcc": (0.08, 0.14), "df": (0.18, 0.28), "nv": (0.10, 0.18)}[style]
+    soft = {
+        "mel": (0.05, 0.12),
+        "vasc": (0.03, 0.06),
+        "bkl": (0.02, 0.05),
+        "akiec": (0.15, 0.25),
+        "bcc": (0.08, 0.14),
+        "df": (0.18, 0.28),
+        "nv": (0.10, 0.18),
+    }[style]
     lesion = {
-        "dx": dx, "style": style,
+        "dx": dx,
+        "style": style,
         "radius": rng.uniform(0.2, 0.4),  # fraction of image height
-        "harmonics": harmonics, "amp": amp, "phase": rng.uniform(0, 2 * np.pi, len(harmonics)),
+        "harmonics": harmonics,
+        "amp": amp,
+        "phase": rng.uniform(0, 2 * np.pi, len(harmonics)),
         "soft": rng.uniform(*soft),
         "skin": _skin_tone(rng),
         "mottle": rng.uniform(0.02, 0.08),
@@ -254,57 +342,86 @@ def _skin_tone(rng: np.random.Generator) -> np.ndarray:
 
 
 def _nv_structures(rng):
-    return {"pigment": rng.uniform(0.9, 1.7), "net_period": rng.uniform(0.22, 0.32),
-            "net_angle": rng.uniform(0, np.pi / 3), "net_contrast": rng.uniform(0.35, 0.6)}
+    return {
+        "pigment": rng.uniform(0.9, 1.7),
+        "net_period": rng.uniform(0.22, 0.32),
+        "net_angle": rng.uniform(0, np.pi / 3),
+        "net_contrast": rng.uniform(0.35, 0.6),
+    }
 
 
 def _mel_structures(rng):
-    return {"pigment": rng.uniform(1.0, 1.6),
-            "patchy": _waves(rng, 6, (0.5, 1.2)),
-            "dark": np.append(_spots(rng, 1, (0.2, 0.5), (0.3, 0.45))[0], rng.uniform(1.5, 2.5)),
-            "veil": np.append(_spots(rng, 1, (0.2, 0.55), (0.3, 0.5))[0], rng.uniform(0.6, 0.85)),
-            "dots": _spots(rng, rng.integers(6, 14), (0.55, 1.0), (0.04, 0.08)),
-            "net_period": rng.uniform(0.25, 0.4), "net_angle": rng.uniform(0, np.pi / 3),
-            "warp": _waves(rng, 4, (0.8, 1.6))}
+    return {
+        "pigment": rng.uniform(1.0, 1.6),
+        "patchy": _waves(rng, 6, (0.5, 1.2)),
+        "dark": np.append(_spots(rng, 1, (0.2, 0.5), (0.3, 0.45))[0], rng.uniform(1.5, 2.5)),
+        "veil": np.append(_spots(rng, 1, (0.2, 0.55), (0.3, 0.5))[0], rng.uniform(0.6, 0.85)),
+        "dots": _spots(rng, rng.integers(6, 14), (0.55, 1.0), (0.04, 0.08)),
+        "net_period": rng.uniform(0.25, 0.4),
+        "net_angle": rng.uniform(0, np.pi / 3),
+        "warp": _waves(rng, 4, (0.8, 1.6)),
+    }
 
 
 def _bkl_structures(rng):
-    return {"pigment": rng.uniform(0.55, 1.2), "fissure_period": rng.uniform(0.2, 0.28),
-            "warp": _waves(rng, 6, (0.8, 1.6)),
-            "milia": _spots(rng, rng.integers(4, 9), (0.0, 0.8), (0.06, 0.11)),
-            "comedo": _spots(rng, rng.integers(3, 8), (0.0, 0.8), (0.05, 0.09))}
+    return {
+        "pigment": rng.uniform(0.55, 1.2),
+        "fissure_period": rng.uniform(0.2, 0.28),
+        "warp": _waves(rng, 6, (0.8, 1.6)),
+        "milia": _spots(rng, rng.integers(4, 9), (0.0, 0.8), (0.06, 0.11)),
+        "comedo": _spots(rng, rng.integers(3, 8), (0.0, 0.8), (0.05, 0.09)),
+    }
 
 
 def _bcc_structures(rng):
-    return {"pale": rng.uniform(0.45, 0.7),
-            "vessels": [b for _ in range(rng.integers(2, 5)) for b in _vessel_tree(rng)],
-            "vessel_width": rng.uniform(0.03, 0.045),
-            "nests": _spots(rng, rng.integers(2, 5), (0.2, 0.75), (0.1, 0.2)),
-            "ulcer": _spots(rng, int(rng.random() < 0.5), (0.0, 0.4), (0.15, 0.25))}
+    return {
+        "pale": rng.uniform(0.45, 0.7),
+        "vessels": [b for _ in range(rng.integers(2, 5)) for b in _vessel_tree(rng)],
+        "vessel_width": rng.uniform(0.03, 0.045),
+        "nests": _spots(rng, rng.integers(2, 5), (0.2, 0.75), (0.1, 0.2)),
+        "ulcer": _spots(rng, int(rng.random() < 0.5), (0.0, 0.4), (0.15, 0.25)),
+    }
 
 
 def _akiec_structures(rng):
-    return {"redness": rng.uniform(0.5, 0.9), "follicle_period": rng.uniform(0.26, 0.34),
-            "follicle_angle": rng.uniform(0, np.pi / 2), "jitter": _waves(rng, 4, (1.0, 2.0)),
-            "scale": _waves(rng, 8, (1.0, 2.5)),
-            "scale_cover": rng.uniform(0.25, 0.45)}
+    return {
+        "redness": rng.uniform(0.5, 0.9),
+        "follicle_period": rng.uniform(0.26, 0.34),
+        "follicle_angle": rng.uniform(0, np.pi / 2),
+        "jitter": _waves(rng, 4, (1.0, 2.0)),
+        "scale": _waves(rng, 8, (1.0, 2.5)),
+        "scale_cover": rng.uniform(0.25, 0.45),
+    }
 
 
 def _df_structures(rng):
-    return {"pigment": rng.uniform(0.5, 1.0), "scar": _waves(rng, 4, (0.8, 1.5)),
-            "scar_radius": rng.uniform(0.32, 0.48), "net_period": rng.uniform(0.16, 0.22),
-            "net_angle": rng.uniform(0, np.pi / 3)}
+    return {
+        "pigment": rng.uniform(0.5, 1.0),
+        "scar": _waves(rng, 4, (0.8, 1.5)),
+        "scar_radius": rng.uniform(0.32, 0.48),
+        "net_period": rng.uniform(0.16, 0.22),
+        "net_angle": rng.uniform(0, np.pi / 3),
+    }
 
 
 def _vasc_structures(rng):
     n = rng.integers(5, 11)
-    return {"lacunae": _spots(rng, n, (0.0, 0.8), (0.16, 0.3)),
-            "lacuna_blood": rng.uniform(1.2, 3.0, n), "lacuna_deoxy": rng.uniform(0.0, 1.2, n)}
+    return {
+        "lacunae": _spots(rng, n, (0.0, 0.8), (0.16, 0.3)),
+        "lacuna_blood": rng.uniform(1.2, 3.0, n),
+        "lacuna_deoxy": rng.uniform(0.0, 1.2, n),
+    }
 
 
-_STRUCTURES = {"nv": _nv_structures, "mel": _mel_structures, "bkl": _bkl_structures,
-               "bcc": _bcc_structures, "akiec": _akiec_structures, "df": _df_structures,
-               "vasc": _vasc_structures}
+_STRUCTURES = {
+    "nv": _nv_structures,
+    "mel": _mel_structures,
+    "bkl": _bkl_structures,
+    "bcc": _bcc_structures,
+    "akiec": _akiec_structures,
+    "df": _df_structures,
+    "vasc": _vasc_structures,
+}
 
 
 def sample_view(rng: np.random.Generator) -> dict:
@@ -327,6 +444,7 @@ def sample_view(rng: np.random.Generator) -> dict:
 
 
 # ----------------------------------------------------------------------------- drawing
+
 
 class _Frame:
     """The canvas window around a lesion, in the lesion's own coordinates (unit radius).
@@ -382,8 +500,10 @@ class _Frame:
     def hex_net(self, period: float, angle: float, warp: np.ndarray | float = 0.0) -> np.ndarray:
         """Honeycomb pigment network: 1 on the lines, 0 in the holes."""
         k = 2 * np.pi / period
-        c = sum(np.cos(k * (np.cos(angle + i * np.pi / 3) * self.u +
-                            np.sin(angle + i * np.pi / 3) * self.v) + warp) for i in range(3))
+        c = sum(
+            np.cos(k * (np.cos(angle + i * np.pi / 3) * self.u + np.sin(angle + i * np.pi / 3) * self.v) + warp)
+            for i in range(3)
+        )
         return np.clip((0.2 - c) / 1.2, 0, 1)
 
     def discs(self, spots: np.ndarray, values=None) -> np.ndarray:
@@ -391,8 +511,15 @@ class _Frame:
         values = np.ones((len(spots), 1), np.float32) if values is None else values
         layer = np.zeros((self.h, self.w, values.shape[1]), np.float32)
         for (x, y), r, val in zip(self.to_px(spots[:, :2]), spots[:, 2], values):
-            cv2.circle(layer, (round(x * 16), round(y * 16)), max(16, round(r * self.R * 16)),
-                       [float(c) for c in val], -1, cv2.LINE_8, 4)
+            cv2.circle(
+                layer,
+                (round(x * 16), round(y * 16)),
+                max(16, round(r * self.R * 16)),
+                [float(c) for c in val],
+                -1,
+                cv2.LINE_8,
+                4,
+            )
         return self.soften(layer)
 
     def lines(self, polylines: list[np.ndarray], width: float) -> np.ndarray:
@@ -418,8 +545,9 @@ def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 def _border_table(lesion: dict) -> np.ndarray:
     """Border radius (harmonic series) at 1025 angles from -pi to pi."""
     t = np.linspace(-np.pi, np.pi, 1025)
-    return (1 + sum(a * np.cos(k * t + p) for k, a, p in
-                    zip(lesion["harmonics"], lesion["amp"], lesion["phase"]))).astype(np.float32)
+    return (
+        1 + sum(a * np.cos(k * t + p) for k, a, p in zip(lesion["harmonics"], lesion["amp"], lesion["phase"]))
+    ).astype(np.float32)
 
 
 def _border(lesion: dict, theta: np.ndarray) -> np.ndarray:
@@ -437,7 +565,7 @@ def _blend(img: np.ndarray, alpha: np.ndarray, colour) -> np.ndarray:
 
 
 def _paint_nv(img, f, L):
-    density = L["pigment"] * (1 - 0.45 * f.d ** 2) * (1 + 0.1 * f.field(L["blotch"]))
+    density = L["pigment"] * (1 - 0.45 * f.d**2) * (1 + 0.1 * f.field(L["blotch"]))
     net = f.hex_net(L["net_period"], L["net_angle"]) * np.clip(1.3 - f.d, 0, 1)
     density = density * (1 + L["net_contrast"] * (net - 0.5))
     return _absorb(img, density * f.alpha, MELANIN)
@@ -488,7 +616,7 @@ def _paint_akiec(img, f, L):
 
 
 def _paint_df(img, f, L):
-    ring = np.exp(-((f.d - 0.72) / 0.28) ** 2)
+    ring = np.exp(-(((f.d - 0.72) / 0.28) ** 2))
     net = f.hex_net(L["net_period"], L["net_angle"])
     img = _absorb(img, L["pigment"] * ring * (0.7 + 0.5 * net) * f.alpha, MELANIN)
     img = _absorb(img, 0.25 * f.alpha, BLOOD)
@@ -499,21 +627,27 @@ def _paint_df(img, f, L):
 
 def _paint_vasc(img, f, L):
     img = _blend(img, 0.6 * f.alpha, [0.92, 0.78, 0.80])  # pale septa
-    absorption = (L["lacuna_blood"][:, None] * BLOOD + L["lacuna_deoxy"][:, None] * DEOXY)
+    absorption = L["lacuna_blood"][:, None] * BLOOD + L["lacuna_deoxy"][:, None] * DEOXY
     layer = f.discs(L["lacunae"] * [1, 1, 0.9], absorption.astype(np.float32))
     img = img * np.exp(-layer * f.alpha[..., None])
     return _absorb(img, 0.8 * f.alpha, BLOOD)
 
 
-_PAINTERS = {"nv": _paint_nv, "mel": _paint_mel, "bkl": _paint_bkl, "bcc": _paint_bcc,
-             "akiec": _paint_akiec, "df": _paint_df, "vasc": _paint_vasc}
+_PAINTERS = {
+    "nv": _paint_nv,
+    "mel": _paint_mel,
+    "bkl": _paint_bkl,
+    "bcc": _paint_bcc,
+    "akiec": _paint_akiec,
+    "df": _paint_df,
+    "vasc": _paint_vasc,
+}
 
 
 def _skin(lesion, view, h, w, rng) -> np.ndarray:
     """Skin with low-frequency mottling and fine grain."""
     colour = lesion["skin"] * (1 + view["skin_shift"])
-    mottle = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h),
-                        interpolation=cv2.INTER_CUBIC)
+    mottle = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     grain = cv2.GaussianBlur(rng.standard_normal((h, w), np.float32), (0, 0), 1.0)
     shade = 1 + lesion["mottle"] * mottle + 0.02 * grain
     return (colour * shade[..., None]).astype(np.float32)
@@ -529,10 +663,9 @@ def _hairs(img, n, rng) -> np.ndarray:
         p2 = p0 + length * np.array([np.cos(heading), np.sin(heading)])
         p1 = (p0 + p2) / 2 + rng.normal(0, 0.15 * length, 2)
         t = np.linspace(0, 1, 24)[:, None]
-        curve = (1 - t) ** 2 * p0 + 2 * t * (1 - t) * p1 + t ** 2 * p2
+        curve = (1 - t) ** 2 * p0 + 2 * t * (1 - t) * p1 + t**2 * p2
         thickness = 1 + int(rng.random() < 0.3) + int(h > 400)
-        cv2.polylines(layer, [np.round(curve * 16).astype(np.int32)], False, 1.0, thickness,
-                      cv2.LINE_AA, 4)
+        cv2.polylines(layer, [np.round(curve * 16).astype(np.int32)], False, 1.0, thickness, cv2.LINE_AA, 4)
     return _blend(img, 0.85 * cv2.GaussianBlur(layer, (0, 0), 0.5), [0.12, 0.08, 0.06])
 
 
@@ -561,8 +694,9 @@ def _dermoscope(img, view, rng):
     return img, field
 
 
-def draw_lesion_image(lesion: dict, view: dict, size: tuple[int, int],
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_lesion_image(
+    lesion: dict, view: dict, size: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw one dermoscopy image of ``lesion`` seen as ``view``.
 
     ``size`` is (width, height). Returns (RGB uint8 HxWx3, lesion mask uint8 HxW in {0, 255}).

@@ -25,8 +25,16 @@ import pandas as pd
 from PIL import Image
 
 from skinlight.errors import DataError
-from skinlight.synthetic.draw import (CLASSES, JPEG_QUALITY, MIMICS, class_counts, draw_lesion_image, plan_dataset,
-                                      sample_lesion, sample_view)
+from skinlight.synthetic.draw import (
+    CLASSES,
+    JPEG_QUALITY,
+    MIMICS,
+    class_counts,
+    draw_lesion_image,
+    plan_dataset,
+    sample_lesion,
+    sample_view,
+)
 
 GENERATOR_VERSION = "1.0"
 METADATA_FILE = "HAM10000_metadata.csv"
@@ -50,22 +58,32 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def generate_ham10000(root, num_lesions: int = 1000, seed: int = 0,
-                      image_size: tuple[int, int] = (600, 450), workers: int = 2) -> pd.DataFrame:
+def generate_ham10000(
+    root, num_lesions: int = 1000, seed: int = 0, image_size: tuple[int, int] = (600, 450), workers: int = 2
+) -> pd.DataFrame:
     """Write a synthetic HAM10000 (see the module docstring) into ``root``; return its metadata."""
     root = Path(root)
     if (root / METADATA_FILE).exists():
-        raise DataError(f"{root} already holds a dataset ({METADATA_FILE}); "
-                        "choose an empty directory or delete it first")
+        raise DataError(
+            f"{root} already holds a dataset ({METADATA_FILE}); choose an empty directory or delete it first"
+        )
     size = (int(image_size[0]), int(image_size[1]))
     plan = plan_dataset(num_lesions, seed)
     for d in (*IMAGE_DIRS, MASK_DIR):
         (root / d).mkdir(parents=True, exist_ok=True)
     first_half = set(sorted(plan.image_id)[: (len(plan) + 1) // 2])
-    tasks = [(r.dx, r.style, [seed, _LESION, r.lesion_index], [seed, _IMAGE, i], size,
-              root / IMAGE_DIRS[r.image_id not in first_half] / f"{r.image_id}.jpg",
-              root / MASK_DIR / f"{r.image_id}_segmentation.png")
-             for i, r in enumerate(plan.itertuples())]
+    tasks = [
+        (
+            r.dx,
+            r.style,
+            [seed, _LESION, r.lesion_index],
+            [seed, _IMAGE, i],
+            size,
+            root / IMAGE_DIRS[r.image_id not in first_half] / f"{r.image_id}.jpg",
+            root / MASK_DIR / f"{r.image_id}_segmentation.png",
+        )
+        for i, r in enumerate(plan.itertuples())
+    ]
     if workers > 1:
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             for _ in pool.imap_unordered(_render, tasks, chunksize=8):
@@ -74,14 +92,20 @@ def generate_ham10000(root, num_lesions: int = 1000, seed: int = 0,
         for task in tasks:
             _render(task)
     meta = plan[list(COLUMNS)]
-    info = {"generator": "skinlight.synthetic.ham10000", "generator_version": GENERATOR_VERSION,
-            "num_lesions": num_lesions, "seed": seed, "image_size": list(size),
-            "num_images": len(plan),
-            "lesions_per_class": class_counts(num_lesions),
-            "images_per_class": {c: int((plan.dx == c).sum()) for c in CLASSES},
-            "mimics": {c: {"drawn_as": m, "lesions": int(plan[(plan.dx == c) & (plan["style"] == m)]
-                                                      .lesion_id.nunique())}
-                       for c, (m, _) in MIMICS.items()}}
+    info = {
+        "generator": "skinlight.synthetic.ham10000",
+        "generator_version": GENERATOR_VERSION,
+        "num_lesions": num_lesions,
+        "seed": seed,
+        "image_size": list(size),
+        "num_images": len(plan),
+        "lesions_per_class": class_counts(num_lesions),
+        "images_per_class": {c: int((plan.dx == c).sum()) for c in CLASSES},
+        "mimics": {
+            c: {"drawn_as": m, "lesions": int(plan[(plan.dx == c) & (plan["style"] == m)].lesion_id.nunique())}
+            for c, (m, _) in MIMICS.items()
+        },
+    }
     (root / "synthetic.json").write_text(json.dumps(info, indent=2) + "\n")
     meta.to_csv(root / METADATA_FILE, index=False)  # written last: marks a complete dataset
     return meta.reset_index(drop=True)

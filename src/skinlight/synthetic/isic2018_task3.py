@@ -17,13 +17,24 @@ from PIL import Image
 
 from skinlight.data.layouts.isic2018_task3 import FIRST_IDS, ONE_HOT, SETS, find_ground_truth, ground_truth_name
 from skinlight.errors import DataError
-from skinlight.synthetic.draw import FIRST_IMAGE_NUMBER, JPEG_QUALITY, draw_lesion_image, plan_dataset, sample_lesion, \
-    sample_view
+from skinlight.synthetic.draw import (
+    FIRST_IMAGE_NUMBER,
+    JPEG_QUALITY,
+    draw_lesion_image,
+    plan_dataset,
+    sample_lesion,
+    sample_view,
+)
 from skinlight.synthetic.ham10000 import COLUMNS
 
 
-def generate_isic2018_task3(root: str | os.PathLike, num_lesions: tuple[int, int] = (40, 160), seed: int = 0,
-                            image_size: tuple[int, int] = (600, 450), metadata_share: float = 0.9) -> dict:
+def generate_isic2018_task3(
+    root: str | os.PathLike,
+    num_lesions: tuple[int, int] = (40, 160),
+    seed: int = 0,
+    image_size: tuple[int, int] = (600, 450),
+    metadata_share: float = 0.9,
+) -> dict:
     """Write a synthetic ISIC 2018 Task 3 validation and test set into `root`; return images per set.
 
     Each set draws `num_lesions` lesions (validation, test) as skinlight.synthetic.draw does.

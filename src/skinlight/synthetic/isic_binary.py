@@ -21,9 +21,14 @@ from skinlight.errors import DataError
 from skinlight.synthetic.draw import JPEG_QUALITY, LESION_SHARE, draw_lesion_image, sample_lesion, sample_view
 
 
-def generate_isic_binary(root: str | os.PathLike, num_train: int = 200, num_test: int = 50,
-                         malignant_fraction: float = 0.45, seed: int = 0,
-                         image_size: tuple[int, int] = (224, 224)) -> pd.DataFrame:
+def generate_isic_binary(
+    root: str | os.PathLike,
+    num_train: int = 200,
+    num_test: int = 50,
+    malignant_fraction: float = 0.45,
+    seed: int = 0,
+    image_size: tuple[int, int] = (224, 224),
+) -> pd.DataFrame:
     """Write a synthetic benign/malignant folder dataset into `root`; return one row per image.
 
     Each split has round(malignant_fraction * n) malignant images; every image is a new lesion
@@ -34,8 +39,10 @@ def generate_isic_binary(root: str | os.PathLike, num_train: int = 200, num_test
         raise DataError(f"{root} already holds a train/ or test/ folder; choose an empty directory")
     if not 0 < malignant_fraction < 1:
         raise DataError(f"malignant_fraction must be in (0, 1), got {malignant_fraction}")
-    sizes = {split: (n - round(malignant_fraction * n), round(malignant_fraction * n))
-             for split, n in zip(SPLITS, (num_train, num_test))}  # (benign, malignant) images per split
+    sizes = {
+        split: (n - round(malignant_fraction * n), round(malignant_fraction * n))
+        for split, n in zip(SPLITS, (num_train, num_test))
+    }  # (benign, malignant) images per split
     empty = [f"{split}: {sum(n)} images" for split, n in sizes.items() if min(n) < 1]
     if empty:
         raise DataError(f"{', '.join(empty)} at malignant_fraction={malignant_fraction} leave a class empty")

@@ -64,8 +64,13 @@ def _check_empty(root: Path) -> None:
         raise DataError(f"{root} is not empty; choose an empty or new directory")
 
 
-def generate_isic2018(root, num_images: tuple[int, int, int] = (400, 50, 100), seed: int = 0,
-                      image_size: tuple[int, int] = (600, 450), workers: int = 2) -> dict[str, int]:
+def generate_isic2018(
+    root,
+    num_images: tuple[int, int, int] = (400, 50, 100),
+    seed: int = 0,
+    image_size: tuple[int, int] = (600, 450),
+    workers: int = 2,
+) -> dict[str, int]:
     """Write an ISIC 2018 Task 1 layout with (train, val, test) images; return the counts per split."""
 
     root = Path(root)
@@ -79,8 +84,16 @@ def generate_isic2018(root, num_images: tuple[int, int, int] = (400, 50, 100), s
         truth.mkdir(parents=True)
         for dx in rng.choice(CLASSES, size=n, p=share / share.sum()):
             image_id = f"ISIC_{number:07d}"
-            tasks.append((dx, [seed, _ISIC_STREAM, number], tuple(image_size), images / f"{image_id}.jpg",
-                          truth / f"{image_id}{MASK_SUFFIX}", "L"))
+            tasks.append(
+                (
+                    dx,
+                    [seed, _ISIC_STREAM, number],
+                    tuple(image_size),
+                    images / f"{image_id}.jpg",
+                    truth / f"{image_id}{MASK_SUFFIX}",
+                    "L",
+                )
+            )
             number += 1
     _draw_all(tasks, workers)
     return dict(zip(ISIC2018_SPLITS, num_images))
@@ -124,9 +137,16 @@ def generate_ph2(root, num_cases: int = 200, seed: int = 0, table: str = "txt", 
         folder = root / PH2_IMAGES / case
         for sub in ("_Dermoscopic_Image", "_lesion"):
             (folder / f"{case}{sub}").mkdir(parents=True)
-        tasks.append((PH2_STYLE[d], [seed, _PH2_STREAM, i], PH2_SIZE,
-                      folder / f"{case}_Dermoscopic_Image" / f"{case}.bmp",
-                      folder / f"{case}_lesion" / f"{case}_lesion.bmp", "RGB" if i == 0 else "1"))
+        tasks.append(
+            (
+                PH2_STYLE[d],
+                [seed, _PH2_STREAM, i],
+                PH2_SIZE,
+                folder / f"{case}_Dermoscopic_Image" / f"{case}.bmp",
+                folder / f"{case}_lesion" / f"{case}_lesion.bmp",
+                "RGB" if i == 0 else "1",
+            )
+        )
     _draw_all(tasks, workers)
     (_write_ph2_txt if table == "txt" else _write_ph2_xlsx)(root / f"PH2_dataset.{table}", cases, diagnoses)
     return diagnoses
