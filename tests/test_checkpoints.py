@@ -16,10 +16,12 @@ import yaml
 from conftest import CONF_DIR, FAST
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
+from test_eval import _compose
 
 from skinlight.data.segmentation import PH2DataModule
 from skinlight.errors import ConfigError
+from skinlight.evaluation.explain import explain
 from skinlight.evaluation.export import export
 from skinlight.inference.classify import predict
 from skinlight.train import run
@@ -85,6 +87,8 @@ def test_a_checkpoint_copied_alone_evaluates_predicts_and_exports(tmp_path):
     images = pd.read_csv(alone / "evaluated" / "predictions.csv").path[:4]
     table = predict(str(ckpt), str(Path(images[0]).parent), str(tmp_path / "p.csv"))
     assert table.columns[1:-1].tolist() == hp["class_names"] and len(table) > 0
+    cases = explain(_compose("explain", [f"ckpt_path={ckpt}", "n=2", "data=synthetic"], alone / "x"), alone / "x")
+    assert len(cases) == 2 and (alone / "x" / "gradcam.png").is_file()
     diffs = export(ckpt, tmp_path / "export")
     assert (
         max(diffs.values()) < 1e-4 and json.loads((tmp_path / "export" / "parity.json").read_text())["image_size"] == 32
@@ -129,24 +133,10 @@ def test_cfg_job_shows_every_part_of_the_model():
     model = yaml.safe_load(out.stdout)["model"]
     assert {"backbone", "head", "meta", "loss", "optimizer", "scheduler"} <= set(model)
     assert model["backbone"] == "${backbone}" and model["loss"] == "${loss}"
-    resolved = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "train.py"),
-            "--cfg",
-            "job",
-            "--resolve",
-            "-p",
-            "model",
-            "backbone=resnet50",
-            "loss=focal",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    model = yaml.safe_load(resolved.stdout)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):  # what --resolve prints
+        cfg = compose("train", overrides=["backbone=resnet50", "loss=focal"], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    model = OmegaConf.to_container(cfg.model, resolve=True)
     assert model["backbone"]["name"] == "resnet50" and model["loss"]["_target_"].endswith("FocalLoss")
 
 

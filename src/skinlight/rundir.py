@@ -79,6 +79,12 @@ class RunDir:
         write_json(self.metrics, metrics)
 
 
+def run_of_checkpoint(path: str | Path) -> RunDir | None:
+    """The run directory a checkpoint lies in (<run>/checkpoints/<name>.ckpt), or None for a file elsewhere."""
+    path = Path(path)
+    return RunDir(path.parent.parent) if path.parent.name == "checkpoints" else None
+
+
 def sweep_jobs(sweep_dir: str | Path) -> list[RunDir]:
     """The job directories of a Hydra multirun directory (those with .hydra/overrides.yaml), in job order."""
     jobs = [RunDir(d) for d in Path(sweep_dir).iterdir() if RunDir(d).overrides.is_file()]

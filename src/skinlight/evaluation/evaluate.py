@@ -25,7 +25,7 @@ from skinlight.inference.ensemble import combine, find_members, load_classifier
 from skinlight.inference.tta import check_views, predict_probs
 from skinlight.metrics.classification import classification_metrics
 from skinlight.reports.classification import write_classification_report
-from skinlight.rundir import write_json
+from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val")
@@ -90,13 +90,13 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "table.csv", index=False)
     (out_dir / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
-    write_json(out_dir / "metrics.json", metrics[final])
+    RunDir(out_dir).write_metrics(metrics[final])
     predictions = rows[["image_id", "path"]].assign(label=[classes[i] for i in labels])
     predictions[classes] = final_probs.numpy()
     predictions["prediction"] = [classes[i] for i in final_probs.argmax(1)]
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     write_classification_report(
-        out_dir / "report", final_probs.numpy(), labels.numpy(), classes, metrics[final], prefix
+        RunDir(out_dir).report, final_probs.numpy(), labels.numpy(), classes, metrics[final], prefix
     )
     print(tabulate(table, headers="keys", showindex=False, floatfmt=".4f"))
     log.info("%s: %s=%.4f -> %s", final, prefix + "balanced_acc", metrics[final][prefix + "balanced_acc"], out_dir)

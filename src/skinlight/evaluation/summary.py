@@ -6,17 +6,16 @@ after a job fails: a job without metrics.json is listed with status "no metrics"
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from skinlight.errors import ConfigError, DataError, exit_on_user_error
+from skinlight.rundir import RunDir, sweep_jobs
 
 log = logging.getLogger(__name__)
 HEADLINE_METRICS = (
@@ -38,12 +37,10 @@ HEADLINE_METRICS = (
 )
 
 
-def _job_row(job_dir: Path) -> dict:
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    row = {"job": job_dir.name, **dict(o.split("=", 1) for o in overrides if "=" in o)}
-    metrics_file = job_dir / "metrics.json"
-    if metrics_file.exists():
-        metrics = json.loads(metrics_file.read_text())
+def _job_row(job: RunDir) -> dict:
+    row = {"job": job.name, **job.read_overrides()}
+    metrics = job.read_metrics()
+    if metrics is not None:
         row["status"] = "ok"
         row.update({m: metrics[f"test/{m}"] for m in HEADLINE_METRICS if f"test/{m}" in metrics})
     else:
@@ -59,11 +56,8 @@ def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None) -> p
     order the jobs by, highest first (jobs without it last).
     """
     sweep_dir = Path(sweep_dir)
-    jobs = sorted(
-        (d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
-        key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name),
-    )
-    table = pd.DataFrame([_job_row(d) for d in jobs])
+    jobs = sweep_jobs(sweep_dir)
+    table = pd.DataFrame([_job_row(job) for job in jobs])
     if table.empty:
         return table
     found = [m for m in HEADLINE_METRICS if m in table]

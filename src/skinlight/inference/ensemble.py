@@ -9,7 +9,7 @@ from torch import Tensor
 from skinlight.checkpoints import load_checkpoint
 from skinlight.errors import ConfigError, DataError
 from skinlight.models.classifier import Classifier
-from skinlight.rundir import sweep_jobs
+from skinlight.rundir import run_of_checkpoint, sweep_jobs
 
 COMBINE = ("mean", "geometric")
 
@@ -50,8 +50,8 @@ def find_members(ckpt_path: str | None, ensemble, checkpoint: str = "best") -> l
             raise DataError(f"ensemble={ensemble}: not a directory; give a multirun directory or [a.ckpt,b.ckpt]")
         return sweep_members(Path(ensemble), checkpoint)
     paths = [Path(p) for p in ([ckpt_path] if ckpt_path is not None else ensemble)]
-    # a run's checkpoints/best.ckpt is named after its run folder (skinlight.rundir)
-    return [(p.parent.parent.name if p.parent.name == "checkpoints" else p.stem, p) for p in paths]
+    # a run's checkpoints/best.ckpt is named after its run folder
+    return [(run.name if (run := run_of_checkpoint(p)) else p.stem, p) for p in paths]
 
 
 def combine(probs: Tensor, how: str = "mean") -> Tensor:

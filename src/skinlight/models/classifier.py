@@ -125,20 +125,12 @@ class Classifier(LesionModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         _, loss = self._step(batch)
-        self.log(
-            "train/loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(batch["label"]),
-            sync_dist=True,
-        )
+        self.log_loss("train", loss, len(batch["label"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits, loss = self._step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]), sync_dist=True)
+        self.log_loss("val", loss, len(batch["label"]))
         self.val_metrics.update(logits.softmax(1), batch["label"])
 
     def on_validation_epoch_end(self) -> None:
@@ -153,7 +145,7 @@ class Classifier(LesionModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         logits, loss = self._step(batch)
         probs = logits.softmax(1)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["label"]), sync_dist=True)
+        self.log_loss("test", loss, len(batch["label"]))
         self.test_metrics.update(probs, batch["label"])
         self.test_outputs["probs"].append(probs.detach().float())
         self.test_outputs["labels"].append(batch["label"])

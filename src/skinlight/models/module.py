@@ -41,6 +41,18 @@ class LesionModule(L.LightningModule):
     def normalize(self, image: Tensor) -> Tensor:
         return (image - self.input_mean) / self.input_std
 
+    def log_loss(self, stage: str, loss: Tensor, batch_size: int) -> None:
+        """`<stage>/loss` per epoch, averaged over DDP ranks (in the progress bar but for test)."""
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=batch_size,
+            sync_dist=True,
+        )
+
     @staticmethod
     def check_config(config: dict) -> None:
         """Start-up checks of the model config (before any data is read); a problem is a ConfigError."""

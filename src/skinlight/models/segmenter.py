@@ -156,20 +156,12 @@ class Segmenter(LesionModule):
         if len(batch["image"]) == 1:  # BatchNorm cannot train on one image (DeepLabV3+'s image pooling): skip it
             return None
         _, loss = self._step(batch)
-        self.log(
-            "train/loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(batch["image"]),
-            sync_dist=True,
-        )
+        self.log_loss("train", loss, len(batch["image"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         probs, loss = self._step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]), sync_dist=True)
+        self.log_loss("val", loss, len(batch["image"]))
         self.val_scores.update(probs, batch["mask"])
 
     def on_validation_epoch_end(self) -> None:
@@ -183,7 +175,7 @@ class Segmenter(LesionModule):
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         probs, loss = self._step(batch)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["image"]), sync_dist=True)
+        self.log_loss("test", loss, len(batch["image"]))
         self.test_scores.update(probs, batch["mask"])
         self.test_outputs["image_id"] += list(batch["image_id"])
 
