@@ -23,22 +23,12 @@ from skinlight.errors import ConfigError
 from skinlight.evaluation.data import datamodule_for
 from skinlight.inference.ensemble import combine, find_members, load_classifier
 from skinlight.inference.tta import check_views, predict_probs
-from skinlight.metrics.classification import classification_metrics
+from skinlight.metrics.classification import TABLE_METRICS, classification_metrics
 from skinlight.reports.classification import write_classification_report
 from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val")
-TABLE_METRICS = (
-    "acc",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "top2_acc",
-    "top3_acc",
-    "auroc_macro",
-    "balanced_acc",
-)
 
 
 def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, prefix: str) -> dict[str, float]:

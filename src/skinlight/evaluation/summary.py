@@ -15,26 +15,13 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from skinlight.errors import ConfigError, DataError, exit_on_user_error
+from skinlight.metrics.classification import TABLE_METRICS
+from skinlight.metrics.segmentation import SCORES
 from skinlight.rundir import RunDir, sweep_jobs
 
 log = logging.getLogger(__name__)
-HEADLINE_METRICS = (
-    "balanced_acc",
-    "acc",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "top2_acc",
-    "top3_acc",
-    "auroc_macro",
-    "ece",
-    "dice",
-    "iou",
-    "thresholded_jaccard",
-    "pixel_acc",
-    "precision",
-    "recall",
-)
+# Balanced accuracy first, then the rest of eval.py's table, calibration, and the segmentation scores.
+HEADLINE_METRICS = ("balanced_acc", *TABLE_METRICS[:-1], "ece", *SCORES)
 
 
 def _job_row(job: RunDir) -> dict:

@@ -36,6 +36,17 @@ def positive_probability(probs: Tensor) -> Tensor:
     return probs[:, 1]
 
 
+# The columns of the Table VII layout (eval.py's table.md), balanced accuracy last.
+TABLE_METRICS = (
+    "acc",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "top2_acc",
+    "top3_acc",
+    "auroc_macro",
+    "balanced_acc",
+)
 SPECIFICITY_POINTS = (0.80, 0.90, 0.95)
 SCREENED_CLASSES = ("mel", "malignant")  # the first one present gets sensitivity_at_<spec>spec_<cls>
 
