@@ -144,7 +144,7 @@ def baseline_lines(rows: list[dict]) -> list[str]:
     if not with_baselines:
         return []
     row = with_baselines[0]
-    lines = ["", f"Baselines on the same split (`python -m skinlight.evaluation.baselines {row['run'].path}`):", ""]
+    lines = ["", f"Baselines on the same split (`skinlight-baselines {row['run'].path}`):", ""]
     for name, values in row["baselines"].items():
         lines.append(f"- {name}: balanced accuracy {fmt(values['balanced_acc'])}, accuracy {fmt(values['acc'])}")
     return lines
@@ -164,22 +164,28 @@ def base_of(row: dict, bases: dict[str, dict]) -> str | None:
     return next((name for name in bases if row["folder"].endswith("_" + name)), None)
 
 
-def spread_lines(rows: list[dict], runs: list[dict]) -> list[str]:
-    """Mean and spread of balanced accuracy per configuration: its seed runs and the run itself."""
+def seed_groups(runs: list[dict]) -> dict[str, list[float]]:
+    """Balanced accuracy per configuration repeated over seeds: the first-table run and its seed_ runs."""
     bases = first_table(runs)
     groups: dict[str, list[float]] = {}
-    for row in rows:
+    for row in runs:
+        if not (row["folder"].startswith("seed_") and row["metrics"]):
+            continue
         base = base_of(row, bases) or row["folder"]
         groups.setdefault(base, [bases[base]["metrics"]["test/balanced_acc"]] if base in bases else [])
         groups[base].append(row["metrics"]["test/balanced_acc"])
+    return {base: scores for base, scores in groups.items() if len(scores) >= 2}
+
+
+def spread_lines(runs: list[dict]) -> list[str]:
+    """Mean and spread of balanced accuracy per configuration: its seed runs and the run itself."""
     out = []
-    for base, scores in groups.items():
-        if len(scores) >= 2:
-            out += [
-                "",
-                f"{base} over {len(scores)} seeds: balanced accuracy mean {statistics.mean(scores):.3f}, "
-                f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}.",
-            ]
+    for base, scores in seed_groups(runs).items():
+        out += [
+            "",
+            f"{base} over {len(scores)} seeds: balanced accuracy mean {statistics.mean(scores):.3f}, "
+            f"standard deviation {statistics.stdev(scores):.3f}, range {min(scores):.3f}-{max(scores):.3f}.",
+        ]
     return out
 
 
@@ -197,15 +203,20 @@ def comparison_lines(done: list[dict], first: str, second: str, what: str) -> li
     ]
 
 
-def ranking_lines(rows: list[dict]) -> list[str]:
-    """The rows ordered by balanced accuracy, as one generated sentence."""
+def ranking_lines(rows: list[dict], runs: list[dict]) -> list[str]:
+    """The rows ordered by balanced accuracy, as one generated sentence, with the seed spread it has to exceed."""
     ranked = sorted(rows, key=lambda row: -row["metrics"]["test/balanced_acc"])
-    return [
-        "",
-        "By balanced accuracy: "
-        + " > ".join(f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked)
-        + ".",
+    order = " > ".join(f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked)
+    spreads = [
+        f"{base}: {statistics.stdev(scores):.3f} over {len(scores)} seeds" for base, scores in seed_groups(runs).items()
     ]
+    caveat = (
+        f" Each row is one seed; the seed standard deviation of balanced accuracy ({'; '.join(spreads)}) is the "
+        "noise a gap between neighbours has to exceed before it means anything."
+        if spreads
+        else " Each row is one seed and no seed repeat has finished yet: the order may be noise."
+    )
+    return ["", f"By balanced accuracy: {order}.{caveat}"]
 
 
 def eval_table_lines(rows: list[dict]) -> list[str]:
@@ -307,11 +318,11 @@ def build(runs_dir: Path) -> str:
             out += comparison_lines(
                 done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce", "ImageNet weights vs from scratch"
             )
-            out += ranking_lines(done) + baseline_lines(done)
+            out += ranking_lines(done, runs) + baseline_lines(done)
         if prefix == "seed_":
-            out += spread_lines(done, runs)
+            out += spread_lines(runs)
         if prefix == "crop_" and len(done) > 1:
-            out += ranking_lines(done)
+            out += ranking_lines(done, runs)
         if prefix == "ens_":
             out += eval_table_lines(done)
         for run in failed:
