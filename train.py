@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from skinlight.errors import SkinlightError, exit_on_user_error
+from skinlight.errors import SkinlightError, exit_on_user_error, user_message
 from skinlight.train import run
 
 log = logging.getLogger("skinlight")
@@ -23,12 +23,12 @@ def main(cfg: DictConfig) -> float | None:
         try:
             metrics = run(cfg, hydra_cfg.runtime.output_dir)
         except SkinlightError as e:  # log it; the sweep goes on with the next job
-            log.error("%s", e)
+            log.error("%s", user_message(e))
             raise
     else:
         with exit_on_user_error():
             metrics = run(cfg, hydra_cfg.runtime.output_dir)
-    return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+    return metrics[cfg.optimized_metric] if cfg.get("optimized_metric") else None
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class StopOnNonFiniteLoss(L.Callback):
     """Stops training at the first NaN/inf training loss, naming the epoch and step."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs  # {}: a skipped batch
         if loss is not None and not math.isfinite(float(loss)):
             raise NonFiniteLossError(
                 f"training loss is {float(loss)} at epoch {trainer.current_epoch}, batch {batch_idx} "

@@ -23,6 +23,16 @@ class CheckpointError(SkinlightError):
 USER_ERROR_EXIT_CODE = 2
 
 
+def user_message(error: SkinlightError) -> str:
+    """The error's message. One raised in a DataLoader worker process reaches the main process re-raised by
+    torch with the worker's traceback as its message: its last line holds the original message."""
+    text = str(error)
+    if "Original Traceback" not in text:
+        return text
+    last = text.strip().splitlines()[-1]
+    return last.split(": ", 1)[1] if last.startswith(f"{type(error).__module__}.{type(error).__name__}: ") else last
+
+
 @contextmanager
 def exit_on_user_error():
     """For a command-line entry point: a SkinlightError ends the program with `error: <message>` on
@@ -30,5 +40,5 @@ def exit_on_user_error():
     try:
         yield
     except SkinlightError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {user_message(e)}", file=sys.stderr)
         raise SystemExit(USER_ERROR_EXIT_CODE) from None

@@ -193,7 +193,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train, test with the best checkpoint, and write the run artefacts into `run_dir`.
 
     Under DDP every rank runs this; rank 0 alone writes files. Returns the test metrics; when
-    `optimized_metric` is the monitored validation metric (hparams_search), also its best value.
+    `optimized_metric` is set (hparams_search), also that metric's value for the sweeper (sweep_value).
     """
     run_dir = RunDir(run_dir)
     task = check_task(cfg)
@@ -220,6 +220,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         trained = speed_options(cfg, trainer, model)
         try:
             trainer.fit(trained, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}  # the last logged values
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             if not best:
                 log.warning("no best checkpoint (fast_dev_run or no validation): testing the final weights")
@@ -233,10 +234,26 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         run_dir.write_metrics(metrics)
         write_report(task, run_dir.report, model, datamodule, metrics)
         log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint and checkpoint.best_model_score is not None and cfg.get("optimized_metric") == checkpoint.monitor:
-        metrics[checkpoint.monitor] = float(checkpoint.best_model_score)  # the score that picked the checkpoint
+    if cfg.get("optimized_metric"):
+        name = cfg.optimized_metric
+        metrics[name] = sweep_value(name, metrics, fitted, trainer.checkpoint_callback)
     return metrics
+
+
+def sweep_value(name: str, metrics: dict, fitted: dict, checkpoint) -> float:
+    """What a run returns to a sweeper for `optimized_metric`: the monitored metric's checkpoint score (its best
+    value), a test metric, or, without a checkpoint score (fast_dev_run), the metric's last logged value."""
+    if checkpoint and checkpoint.monitor == name and checkpoint.best_model_score is not None:
+        return float(checkpoint.best_model_score)  # the score that picked the checkpoint
+    if name in metrics:
+        return metrics[name]
+    if name in fitted:
+        log.warning("optimized_metric=%s has no checkpoint score (fast_dev_run?): returning its last value", name)
+        return fitted[name]
+    raise ConfigError(
+        f"optimized_metric={name} is not a metric of this run; use one of {', '.join(sorted(fitted))} "
+        f"or {', '.join(sorted(metrics))}"
+    )
 
 
 def write_report(task: str, out_dir: Path, model, datamodule, metrics: dict) -> None:

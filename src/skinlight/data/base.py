@@ -37,15 +37,28 @@ class LesionDataModule(L.LightningDataModule):
     TASK = ""
     has_lesion_ids = True  # False: lesion_id is the image id internally and left empty in split.csv
 
-    def __init__(self, root: str, classes, image_size: int = 224, resize: str = "squash", batch_size: int = 32,
-                 num_workers: int = 2, test_fraction: float | None = 0.2, val_fraction: float = 0.2,
-                 num_folds: int = 0, fold: int = 0, split_seed: int = 0, augmentation=()):
+    def __init__(
+        self,
+        root: str,
+        classes,
+        image_size: int = 224,
+        resize: str = "squash",
+        batch_size: int = 32,
+        num_workers: int = 2,
+        test_fraction: float | None = 0.2,
+        val_fraction: float = 0.2,
+        num_folds: int = 0,
+        fold: int = 0,
+        split_seed: int = 0,
+        augmentation=(),
+    ):
         super().__init__()
         self.root, self.classes, self.image_size = Path(root), tuple(classes), image_size
         resize_step(image_size, resize)  # an unknown policy stops at start-up
         self.resize, self.batch_size, self.num_workers = resize, batch_size, num_workers
-        self.split_args = dict(test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds,
-                               fold=fold, seed=split_seed)
+        self.split_args = dict(
+            test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds, fold=fold, seed=split_seed
+        )
         self.augmentation = list(augmentation or ())
         self.table: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
@@ -83,16 +96,23 @@ class LesionDataModule(L.LightningDataModule):
         self.table = self.prepare_table(self.split_table(self.read_table()).reset_index(drop=True))
         for split in SPLITS:
             # seeded from the run seed (seed_everything); each loader worker reseeds its copy
-            transform = build_transform(self.image_size, self.augmentation if split == "train" else (),
-                                        seed=torch.initial_seed(), policy=self.resize)
+            transform = build_transform(
+                self.image_size,
+                self.augmentation if split == "train" else (),
+                seed=torch.initial_seed(),
+                policy=self.resize,
+            )
             self.datasets[split] = self.make_dataset(self.table[self.table["split"] == split], transform)
         log.info("split %s", self.describe())
 
     def describe(self) -> str:
         """Images and lesions per split, e.g. for the log."""
         g = self.table.groupby("split")
-        return ", ".join(f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
-                         for s in SPLITS if s in g.groups)
+        return ", ".join(
+            f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
+            for s in SPLITS
+            if s in g.groups
+        )
 
     def split_frame(self) -> pd.DataFrame:
         """split.csv's rows: image_id, lesion_id (empty where the layout has none), label (class name), split, fold."""
@@ -108,20 +128,31 @@ class LesionDataModule(L.LightningDataModule):
     def fingerprint(self) -> dict:
         """What identifies the data a model was trained on: root, the sha256 of split.csv, images per split."""
         split_csv = self.split_frame().to_csv(index=False).encode()
-        return {"root": str(self.root.resolve()), "split_sha256": hashlib.sha256(split_csv).hexdigest(),
-                "images": {s: int((self.table["split"] == s).sum()) for s in SPLITS}}
+        return {
+            "root": str(self.root.resolve()),
+            "split_sha256": hashlib.sha256(split_csv).hexdigest(),
+            "images": {s: int((self.table["split"] == s).sum()) for s in SPLITS},
+        }
 
     def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
         trainer = self.trainer
         if split != "train" and trainer is not None and trainer.world_size > 1:
             # DDP: every val/test image on exactly one rank (rank r: images r, r + world, ...); Lightning's
             # default DistributedSampler pads with repeated images, which would bias the synced metrics
-            sampler = UnrepeatedDistributedSampler(self.datasets[split], num_replicas=trainer.world_size,
-                                                   rank=trainer.global_rank, shuffle=False)
-        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          worker_init_fn=seed_worker_transform, pin_memory=torch.cuda.is_available(),
-                          drop_last=False)
+            sampler = UnrepeatedDistributedSampler(
+                self.datasets[split], num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            worker_init_fn=seed_worker_transform,
+            pin_memory=torch.cuda.is_available(),
+            drop_last=False,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -60,8 +60,15 @@ class ImageCache:
     Picklable: DataLoader workers open their own map.
     """
 
-    def __init__(self, paths, size: int, cache_dir: str | os.PathLike, prefix: str = "images",
-                 draft: bool = True, workers: int | None = None):
+    def __init__(
+        self,
+        paths,
+        size: int,
+        cache_dir: str | os.PathLike,
+        prefix: str = "images",
+        draft: bool = True,
+        workers: int | None = None,
+    ):
         self.paths, self.size, self.draft = [Path(p) for p in paths], size, draft
         self.cache_dir, self.prefix = Path(cache_dir), f"{prefix}-{size}px"
         self.path = self.cache_dir / f"{self.prefix}-{cache_key(self.paths, size, draft)}.npy"
@@ -105,8 +112,13 @@ class ImageCache:
             return False
         if array.dtype == np.uint8 and array.shape == (len(self.paths), self.size, self.size, 3):
             return True
-        log.warning("image cache %s holds %s %s, expected uint8 %s: rebuilding it", self.path, array.dtype,
-                    array.shape, (len(self.paths), self.size, self.size, 3))
+        log.warning(
+            "image cache %s holds %s %s, expected uint8 %s: rebuilding it",
+            self.path,
+            array.dtype,
+            array.shape,
+            (len(self.paths), self.size, self.size, 3),
+        )
         return False
 
     def build(self) -> Path:
@@ -133,8 +145,14 @@ class ImageCache:
             with open(self.partial_path, "wb") as f, ThreadPoolExecutor(self.workers) as pool:
                 np.lib.format.write_array_header_1_0(f, header)
                 images = pool.map(decode, self.paths, [self.size] * len(self.paths), [self.draft] * len(self.paths))
-                for image in tqdm(images, total=len(self.paths), desc=f"caching {self.prefix} images",
-                                  unit="img", mininterval=2, disable=None):
+                for image in tqdm(
+                    images,
+                    total=len(self.paths),
+                    desc=f"caching {self.prefix} images",
+                    unit="img",
+                    mininterval=2,
+                    disable=None,
+                ):
                     f.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
                 f.flush()
                 os.fsync(f.fileno())
@@ -150,6 +168,8 @@ class ImageCache:
         log.info("cached %d images at %d px in %s (%.0f MB)", len(self.paths), self.size, self.path, needed / 1e6)
 
     def _full_disk(self, needed: int, free: int) -> DataError:
-        return DataError(f"disk full while writing the image cache {self.path} (needs {needed / 1e6:.0f} MB, "
-                         f"{free / 1e6:.0f} MB free); nothing was kept. Free space, point data.cache_dir at "
-                         "another disk, or set data.cache=false")
+        return DataError(
+            f"disk full while writing the image cache {self.path} (needs {needed / 1e6:.0f} MB, "
+            f"{free / 1e6:.0f} MB free); nothing was kept. Free space, point data.cache_dir at "
+            "another disk, or set data.cache=false"
+        )

@@ -21,7 +21,7 @@ import pandas as pd
 from skinlight.data.base import LesionDataModule
 from skinlight.data.cache import ImageCache
 from skinlight.data.datasets import LesionImageDataset
-from skinlight.data.layouts.ham10000 import BINARY_CLASSES, CLASSES, MALIGNANT, read_ham10000
+from skinlight.data.layouts.ham10000 import BINARY_CLASSES, CLASSES, MALIGNANT, METADATA_CSV, read_ham10000
 from skinlight.data.layouts.isic2018_task3 import read_isic2018_task3
 from skinlight.data.layouts.isic_binary import read_isic_binary
 from skinlight.data.metadata import SEXES, SITES, MetadataEncoder
@@ -35,9 +35,22 @@ class ClassificationDataModule(LesionDataModule):
 
     TASK = "classification"
 
-    def __init__(self, root: str, classes=CLASSES, task: str = "multiclass", malignant=MALIGNANT,
-                 use_metadata: bool = True, meta_sexes=SEXES, meta_sites=SITES, metadata: dict | None = None,
-                 sampler=None, cache: bool = False, cache_dir: str | None = None, pipeline=None, **kwargs):
+    def __init__(
+        self,
+        root: str,
+        classes=CLASSES,
+        task: str = "multiclass",
+        malignant=MALIGNANT,
+        use_metadata: bool = True,
+        meta_sexes=SEXES,
+        meta_sites=SITES,
+        metadata: dict | None = None,
+        sampler=None,
+        cache: bool = False,
+        cache_dir: str | None = None,
+        pipeline=None,
+        **kwargs,
+    ):
         if task not in ("multiclass", "binary"):
             raise ConfigError(f"data.task must be multiclass or binary, got {task!r}")
         unknown = sorted(set(malignant) - set(classes))
@@ -69,8 +82,15 @@ class ClassificationDataModule(LesionDataModule):
         return np.bincount(train["label"], minlength=len(self.classes)).tolist()
 
     def model_inputs(self) -> dict:
-        return {**super().model_inputs(), "class_counts": self.class_counts,
-                "metadata": self.encoder.state() if self.encoder else None}
+        return {
+            **super().model_inputs(),
+            "class_counts": self.class_counts,
+            "metadata": self.encoder.state() if self.encoder else None,
+        }
+
+    def table_source(self) -> str:
+        """Where the image table comes from, for messages about its rows."""
+        return f"the image table of data.root={self.root}"
 
     def relabel(self, table: pd.DataFrame) -> pd.DataFrame:
         """data.task=binary: label 1 for the dx values in `malignant`, else 0."""
@@ -80,18 +100,25 @@ class ClassificationDataModule(LesionDataModule):
         if self.pipeline:  # e.g. crop-to-classify: `path` now points at the derived images
             table = self.pipeline(table)
         if self.encoder:
+            source = self.table_source()
+            self.encoder.require_columns(table, source)
             if self.fit_encoder:
-                self.encoder.fit(table[table["split"] == "train"])
-            self.meta = self.encoder.transform(table)
+                self.encoder.fit(table[table["split"] == "train"], source)
+            self.meta = self.encoder.transform(table, source)
         if self.cache_dir:
             self.images = self._image_cache(table)
         return table
 
     def make_dataset(self, rows: pd.DataFrame, transform) -> LesionImageDataset:
         positions = rows.index.to_numpy()
-        return LesionImageDataset(rows["path"], rows["label"], transform,
-                                  meta=None if self.meta is None else self.meta[positions], decode_size=self.image_size,
-                                  images=None if self.images is None else self.images.take(positions))
+        return LesionImageDataset(
+            rows["path"],
+            rows["label"],
+            transform,
+            meta=None if self.meta is None else self.meta[positions],
+            decode_size=self.image_size,
+            images=None if self.images is None else self.images.take(positions),
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self.table is not None:
@@ -120,6 +147,9 @@ class ClassificationDataModule(LesionDataModule):
 class HAM10000DataModule(ClassificationDataModule):
     """HAM10000 as downloaded (skinlight.data.layouts.ham10000)."""
 
+    def table_source(self) -> str:
+        return str(self.root / METADATA_CSV)
+
     def read_table(self) -> pd.DataFrame:
         return self.relabel(read_ham10000(self.root, self.dx_classes))
 
@@ -135,11 +165,16 @@ class ISICBinaryDataModule(ClassificationDataModule):
 
     has_lesion_ids = False
 
-    def __init__(self, root: str, classes=BINARY_CLASSES, use_metadata: bool = False,
-                 test_fraction: float | None = None, **kwargs):
+    def __init__(
+        self,
+        root: str,
+        classes=BINARY_CLASSES,
+        use_metadata: bool = False,
+        test_fraction: float | None = None,
+        **kwargs,
+    ):
         if use_metadata:
-            raise ConfigError("data=isic_binary has no patient metadata: set data.use_metadata=false "
-                              "(and meta=none)")
+            raise ConfigError("data=isic_binary has no patient metadata: set data.use_metadata=false (and meta=none)")
         super().__init__(root, classes=classes, use_metadata=False, test_fraction=test_fraction, **kwargs)
         self.pool_folders = test_fraction is not None
 
@@ -159,6 +194,10 @@ class ISIC2018Task3DataModule(ClassificationDataModule):
         super().__init__(root, **kwargs)
         self.metadata_csv, self.allow_missing = metadata_csv, allow_missing
 
+    def table_source(self) -> str:
+        extra = f" and {self.root / self.metadata_csv}" if self.metadata_csv else ""
+        return f"the ground-truth CSVs under {self.root}{extra}"
+
     def read_table(self) -> pd.DataFrame:
         return self.relabel(read_isic2018_task3(self.root, self.dx_classes, self.metadata_csv, self.allow_missing))
 
@@ -167,13 +206,17 @@ class ISIC2018Task3DataModule(ClassificationDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage == "fit":
-            raise ConfigError("data=isic2018_task3 holds the official validation/test sets, for evaluation: "
-                              "train on data=ham10000 and evaluate with python eval.py ckpt_path=... "
-                              "data=isic2018_task3 data.root=...")
+            raise ConfigError(
+                "data=isic2018_task3 holds the official validation/test sets, for evaluation: "
+                "train on data=ham10000 and evaluate with python eval.py ckpt_path=... "
+                "data=isic2018_task3 data.root=..."
+            )
         if self.encoder is not None and self.fit_encoder:
-            raise ConfigError("data=isic2018_task3 has no training split to fit the metadata encoding on: "
-                              "evaluate a metadata model with python eval.py ckpt_path=... (the checkpoint "
-                              "holds its encoding), or set data.use_metadata=false")
+            raise ConfigError(
+                "data=isic2018_task3 has no training split to fit the metadata encoding on: "
+                "evaluate a metadata model with python eval.py ckpt_path=... (the checkpoint "
+                "holds its encoding), or set data.use_metadata=false"
+            )
         super().setup(stage)
 
     def describe(self) -> str:

@@ -17,8 +17,15 @@ class LesionImageDataset(Dataset):
     `paths`; without it each item is decoded from its file.
     """
 
-    def __init__(self, paths, labels, transform: A.Compose, meta: np.ndarray | None = None,
-                 decode_size: int | None = None, images=None):
+    def __init__(
+        self,
+        paths,
+        labels,
+        transform,
+        meta: np.ndarray | None = None,
+        decode_size: int | None = None,
+        images=None,
+    ):
         self.paths, self.labels = list(paths), np.asarray(labels, dtype=np.int64)
         self.transform, self.meta, self.decode_size, self.images = transform, meta, decode_size, images
 
@@ -32,7 +39,6 @@ class LesionImageDataset(Dataset):
         if self.meta is not None:
             item["meta"] = torch.from_numpy(self.meta[i])
         return item
-
 
 
 class SegmentationDataset(Dataset):
@@ -55,4 +61,3 @@ class SegmentationDataset(Dataset):
             mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         out = self.transform(image=image, mask=mask)
         return {"image": out["image"], "mask": out["mask"][None].float(), "image_id": self.image_ids[i]}
-

@@ -1,7 +1,9 @@
 """Patient metadata as a model input: age scaled on the train split, sex and site one-hot.
 
-"unknown" is a category of its own (HAM10000 has it for sex and site); a missing age is set to
-the train mean and flagged in an extra column, so no row is dropped.
+"unknown" is a category of its own (HAM10000 has it for sex and site) and a blank sex or site is
+"unknown"; a blank age is set to the train mean and flagged in an extra column, so no row is
+dropped. Anything else is refused, naming the table and the images: a missing column, an age that
+is not a number or outside AGE_RANGE years, a sex or site outside the configured vocabulary.
 """
 
 from __future__ import annotations
@@ -14,8 +16,24 @@ from skinlight.errors import DataError
 SEXES = ("male", "female", "unknown")
 META_COLUMNS = ("age", "sex", "localization")  # the table columns the encoder reads
 CONFIG_KEYS = {"sex": "data.meta_sexes", "localization": "data.meta_sites"}
-SITES = ("abdomen", "acral", "back", "chest", "ear", "face", "foot", "genital", "hand",
-         "lower extremity", "neck", "scalp", "trunk", "upper extremity", "unknown")
+AGE_RANGE = (0, 120)
+SITES = (
+    "abdomen",
+    "acral",
+    "back",
+    "chest",
+    "ear",
+    "face",
+    "foot",
+    "genital",
+    "hand",
+    "lower extremity",
+    "neck",
+    "scalp",
+    "trunk",
+    "upper extremity",
+    "unknown",
+)
 
 
 class MetadataEncoder:
@@ -35,37 +53,71 @@ class MetadataEncoder:
 
     def state(self) -> dict:
         """The fitted encoding as plain values (stored in checkpoints): age mean/std, the vocabularies, the width."""
-        return {"age_mean": self.age_mean, "age_std": self.age_std, "sexes": list(self.sexes), "sites": list(self.sites),
-                "dim": self.dim}
+        return {
+            "age_mean": self.age_mean,
+            "age_std": self.age_std,
+            "sexes": list(self.sexes),
+            "sites": list(self.sites),
+            "dim": self.dim,
+        }
 
     @classmethod
-    def from_state(cls, state: dict) -> "MetadataEncoder":
+    def from_state(cls, state: dict) -> MetadataEncoder:
         """The encoder a training run fitted (see state())."""
         encoder = cls(state["sexes"], state["sites"])
         encoder.age_mean, encoder.age_std = float(state["age_mean"]), float(state["age_std"])
         return encoder
 
-    def fit(self, train: pd.DataFrame) -> "MetadataEncoder":
-        ages = pd.to_numeric(train["age"], errors="coerce").dropna()
+    @staticmethod
+    def require_columns(df: pd.DataFrame, source: str) -> None:
+        """The encoder's columns are in `df` (read from `source`, for the message); fit/transform check values."""
+        missing = [c for c in META_COLUMNS if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"{source} has no {', '.join(missing)} column(s), which patient metadata needs "
+                f"(found {', '.join(map(str, df.columns))}): add them, or train without metadata "
+                "(data.use_metadata=false meta=none)"
+            )
+
+    def fit(self, train: pd.DataFrame, source: str = "the train split") -> MetadataEncoder:
+        ages = self._ages(train, source).dropna()
         if len(ages):
             self.age_mean = float(ages.mean())
             self.age_std = float(ages.std()) if len(ages) > 1 and ages.std() > 0 else 1.0
         return self
 
-    def _one_hot(self, values: pd.Series, vocabulary, column: str) -> np.ndarray:
+    @staticmethod
+    def _ages(df: pd.DataFrame, source: str) -> pd.Series:
+        """The age column as numbers (blank: NaN); a non-number or an age outside AGE_RANGE is an error."""
+        age = pd.to_numeric(df["age"], errors="coerce")
+        low, high = AGE_RANGE
+        bad = (age.isna() & df["age"].notna()) | (age < low) | (age > high)
+        if bad.any():
+            ids = df["image_id"] if "image_id" in df.columns else df.index
+            listed = ", ".join(f"{i}: {v!r}" for i, v in list(zip(ids[bad], df["age"][bad]))[:5])
+            raise DataError(
+                f"{source}: age must be a number of years in {low}..{high} or blank (unknown), "
+                f"got {listed}{' ...' if bad.sum() > 5 else ''} ({bad.sum()} row(s)); fix those cells"
+            )
+        return age
+
+    def _one_hot(self, values: pd.Series, vocabulary, column: str, source: str) -> np.ndarray:
         values = values.fillna("unknown").astype(str).str.strip().str.lower()
         unknown = sorted(set(values) - set(vocabulary))
         if unknown:
-            raise DataError(f"metadata column {column!r} has value(s) {unknown} outside {CONFIG_KEYS[column]}="
-                            f"{list(vocabulary)}; add them to that list")
+            raise DataError(
+                f"{source}: {column} value(s) {unknown} are outside {CONFIG_KEYS[column]}="
+                f"{list(vocabulary)}; add them to that list or fix those cells"
+            )
         return (values.to_numpy()[:, None] == np.array(vocabulary)[None, :]).astype(np.float32)
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in META_COLUMNS if c not in df.columns]
-        if missing:
-            raise DataError(f"metadata column(s) {missing} not in the CSV; use data.use_metadata=false")
-        age = pd.to_numeric(df["age"], errors="coerce")
+    def transform(self, df: pd.DataFrame, source: str = "the image table") -> np.ndarray:
+        age = self._ages(df, source)
         scaled = ((age.fillna(self.age_mean) - self.age_mean) / self.age_std).to_numpy(np.float32)
-        parts = [scaled[:, None], age.isna().to_numpy(np.float32)[:, None],
-                 self._one_hot(df["sex"], self.sexes, "sex"), self._one_hot(df["localization"], self.sites, "localization")]
+        parts = [
+            scaled[:, None],
+            age.isna().to_numpy(np.float32)[:, None],
+            self._one_hot(df["sex"], self.sexes, "sex", source),
+            self._one_hot(df["localization"], self.sites, "localization", source),
+        ]
         return np.concatenate(parts, axis=1)

@@ -47,9 +47,11 @@ class ClassResampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        chosen = [np.concatenate([np.tile(members, k // len(members)),
-                                  rng.choice(members, k % len(members), replace=False)])
-                  for members, k in zip(self.members, self.draws) if k]
+        chosen = [
+            np.concatenate([np.tile(members, k // len(members)), rng.choice(members, k % len(members), replace=False)])
+            for members, k in zip(self.members, self.draws)
+            if k
+        ]
         epoch = rng.permutation(np.concatenate(chosen))
         self.epoch += 1  # a sampler whose set_epoch is never called still varies between epochs
         return iter(epoch.tolist())
@@ -63,8 +65,12 @@ def weighted(labels: Sequence[int], class_names: Sequence[str], seed: int = 0) -
     """Inverse class frequency: every class equally likely per draw; epoch length = train size."""
     counts = _counts(labels, len(class_names))
     weights = 1.0 / counts[np.asarray(labels)]
-    return WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), num_samples=len(weights),
-                                 replacement=True, generator=torch.Generator().manual_seed(seed))
+    return WeightedRandomSampler(
+        torch.as_tensor(weights, dtype=torch.double),
+        num_samples=len(weights),
+        replacement=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def oversample(labels: Sequence[int], class_names: Sequence[str], seed: int = 0) -> ClassResampler:
@@ -79,13 +85,16 @@ def undersample(labels: Sequence[int], class_names: Sequence[str], seed: int = 0
     return ClassResampler(labels, np.where(counts > 0, counts[counts > 0].min(), 0), seed)
 
 
-def duplicate(labels: Sequence[int], class_names: Sequence[str], factors: Mapping[str, int],
-              seed: int = 0) -> ClassResampler:
+def duplicate(
+    labels: Sequence[int], class_names: Sequence[str], factors: Mapping[str, int], seed: int = 0
+) -> ClassResampler:
     """Every image of class c repeated `factors[c]` times per epoch (a whole number >= 1)."""
     missing = [c for c in class_names if c not in factors]
     if missing:
-        raise ConfigError(f"sampler.factors has no entry for class(es) {missing}; the classes are "
-                          f"{list(class_names)} (e.g. sampler.factors={{{class_names[0]}:1,...}})")
+        raise ConfigError(
+            f"sampler.factors has no entry for class(es) {missing}; the classes are "
+            f"{list(class_names)} (e.g. sampler.factors={{{class_names[0]}:1,...}})"
+        )
     bad = {c: factors[c] for c in class_names if not (isinstance(factors[c], int) and factors[c] >= 1)}
     if bad:
         raise ConfigError(f"sampler.factors must be whole numbers >= 1, got {bad}")

@@ -14,13 +14,13 @@ import pandas as pd
 
 from skinlight.data.base import LesionDataModule
 from skinlight.data.datasets import SegmentationDataset
-from skinlight.data.layouts.files import show
+from skinlight.data.layouts.files import read_csv_table
 from skinlight.data.layouts.ham10000 import CLASSES as HAM10000_CLASSES
 from skinlight.data.layouts.ham10000 import MASK_DIR, read_ham10000_masks
 from skinlight.data.layouts.images import check_masks
 from skinlight.data.layouts.isic2018 import read_isic2018
 from skinlight.data.layouts.ph2 import PH2_CLASSES, read_ph2
-from skinlight.errors import ConfigError, DataError
+from skinlight.errors import ConfigError
 
 
 class SegmentationDataModule(LesionDataModule):
@@ -33,8 +33,10 @@ class SegmentationDataModule(LesionDataModule):
         given = {"sampler": sampler, "data.cache": cache, "pipeline": pipeline}
         refused = [key for key, value in given.items() if value]
         if refused:
-            raise ConfigError(f"{', '.join(refused)}: classification options, which segmentation data cannot use; "
-                              "leave them at sampler=none, data.cache=false, pipeline=none")
+            raise ConfigError(
+                f"{', '.join(refused)}: classification options, which segmentation data cannot use; "
+                "leave them at sampler=none, data.cache=false, pipeline=none"
+            )
         super().__init__(root, classes, **kwargs)
 
     def model_inputs(self) -> dict:
@@ -45,8 +47,9 @@ class SegmentationDataModule(LesionDataModule):
         return table
 
     def make_dataset(self, rows: pd.DataFrame, transform) -> SegmentationDataset:
-        return SegmentationDataset(rows["image_id"], rows["path"], rows["mask_path"], transform,
-                                   decode_size=self.image_size)
+        return SegmentationDataset(
+            rows["image_id"], rows["path"], rows["mask_path"], transform, decode_size=self.image_size
+        )
 
 
 class ISIC2018DataModule(SegmentationDataModule):
@@ -65,12 +68,12 @@ class ISIC2018DataModule(SegmentationDataModule):
             return read_isic2018(self.root)
         table = read_isic2018(self.root, splits=("train",)).drop(columns="split")
         if self.groups_csv:
-            if not Path(self.groups_csv).is_file():
-                raise DataError(f"data.groups_csv not found: {self.groups_csv}")
-            groups = pd.read_csv(self.groups_csv, dtype=str)
-            if not {"image_id", "lesion_id"} <= set(groups.columns):
-                raise DataError(f"{self.groups_csv}: needs columns image_id and lesion_id, found {show(groups.columns)}")
-            table["lesion_id"] = table["image_id"].map(groups.set_index("image_id")["lesion_id"]).fillna(table["image_id"])
+            groups = read_csv_table(
+                Path(self.groups_csv), "data.groups_csv", required=("image_id", "lesion_id"), id_columns=("image_id",)
+            )
+            table["lesion_id"] = (
+                table["image_id"].map(groups.set_index("image_id")["lesion_id"]).fillna(table["image_id"])
+            )
         return table
 
 

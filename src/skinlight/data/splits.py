@@ -22,8 +22,7 @@ def _lesion_table(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby("lesion_id", sort=True)["label"].first().reset_index()
 
 
-def _take(lesions: pd.DataFrame, fraction: float, rng: np.random.Generator, what: str,
-          class_names) -> set:
+def _take(lesions: pd.DataFrame, fraction: float, rng: np.random.Generator, what: str, class_names) -> set:
     """Pick about `fraction` of each class's lesions (at least one, never all)."""
     chosen = set()
     for label, group in lesions.groupby("label", sort=True):
@@ -35,8 +34,15 @@ def _take(lesions: pd.DataFrame, fraction: float, rng: np.random.Generator, what
     return chosen
 
 
-def assign_splits(df: pd.DataFrame, class_names, test_fraction: float = 0.2, val_fraction: float = 0.2,
-                  num_folds: int = 0, fold: int = 0, seed: int = 0) -> pd.DataFrame:
+def assign_splits(
+    df: pd.DataFrame,
+    class_names,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.2,
+    num_folds: int = 0,
+    fold: int = 0,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Add `split` (train/val/test) and `fold` columns to an image table with lesion_id and label.
 
     Holdout: `test_fraction` of the lesions of each class go to test, then `val_fraction` of the
@@ -66,8 +72,10 @@ def assign_splits(df: pd.DataFrame, class_names, test_fraction: float = 0.2, val
         for label, group in rest.groupby("label", sort=True):
             ids = rng.permutation(group["lesion_id"].to_numpy())
             if len(ids) < num_folds:
-                raise DataError(f"class {class_names[label]!r} has {len(ids)} non-test lesion(s): "
-                                f"too few for data.num_folds={num_folds}")
+                raise DataError(
+                    f"class {class_names[label]!r} has {len(ids)} non-test lesion(s): "
+                    f"too few for data.num_folds={num_folds}"
+                )
             lesion_fold.update({lesion: i % num_folds for i, lesion in enumerate(ids)})
         val = {lesion for lesion, f in lesion_fold.items() if f == fold}
     else:

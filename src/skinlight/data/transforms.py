@@ -27,7 +27,9 @@ def build_transform(image_size: int, augmentation=(), seed: int | None = None, p
 
     albumentations 2.x draws from the Compose's own generator (`seed`), not from the global seeds.
     """
-    return A.Compose([resize_step(image_size, policy), *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()], seed=seed)
+    return A.Compose(
+        [resize_step(image_size, policy), *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()], seed=seed
+    )
 
 
 def seed_worker_transform(worker_id: int) -> None:

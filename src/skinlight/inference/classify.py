@@ -19,6 +19,8 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from skinlight.data.datasets import LesionImageDataset
+from skinlight.data.layouts.files import read_csv_table
+from skinlight.data.layouts.images import check_images
 from skinlight.data.metadata import META_COLUMNS, MetadataEncoder
 from skinlight.data.transforms import build_transform
 from skinlight.devices import device_of
@@ -35,16 +37,20 @@ def read_input(input_path: str | Path) -> tuple[list[Path], pd.DataFrame | None]
     """The image files of `input_path` (an image, a folder or a CSV of image paths), and the CSV's rows."""
     input_path = Path(input_path)
     if input_path.suffix.lower() == ".csv" and input_path.is_file():
-        table = pd.read_csv(input_path, dtype=str, keep_default_na=False, na_values=[""])
+        table = read_csv_table(input_path, "input CSV")
         column = next((c for c in PATH_COLUMNS if c in table.columns), None)
         if column is None:
             raise DataError(
                 f"{input_path}: no {' or '.join(PATH_COLUMNS)} column of image files; found {list(table.columns)}"
             )
+        blank = table.index[table[column].isna()]
+        if len(blank):
+            raise DataError(f"{input_path}: blank {column} on {', '.join(f'line {i + 2}' for i in blank[:5])}")
         paths = [p if p.is_absolute() else input_path.parent / p for p in map(Path, table[column])]
         missing = [f"line {i + 2} ({p})" for i, p in enumerate(paths) if not p.is_file()]
         if missing:
             raise DataError(f"{input_path}: image file(s) not found: {', '.join(missing[:5])}")
+        check_images(paths)
         return paths, table
     if input_path.is_file() and input_path.suffix.lower() not in SUFFIXES:
         raise DataError(f"input {input_path} is not an image ({', '.join(SUFFIXES)}) or a CSV")
@@ -74,7 +80,7 @@ def encode_metadata(model, ckpt_path, input_path, table: pd.DataFrame | None) ->
             f"(meta={model.fusion.option}) but input={input_path} gives {got}: give a CSV with "
             f"columns image, {', '.join(META_COLUMNS)} (blank cells are allowed)"
         )
-    return MetadataEncoder.from_state(model.hparams.metadata).transform(table)
+    return MetadataEncoder.from_state(model.hparams.metadata).transform(table, str(input_path))
 
 
 def predict(

@@ -19,7 +19,7 @@ from PIL import Image
 
 from skinlight.checkpoints import load_checkpoint
 from skinlight.data.layouts.files import IMAGE_SUFFIXES, MASK_SUFFIX
-from skinlight.data.layouts.images import load_rgb
+from skinlight.data.layouts.images import check_images, load_rgb
 from skinlight.data.transforms import build_transform
 from skinlight.devices import device_of
 from skinlight.errors import DataError
@@ -51,14 +51,16 @@ def predict_masks(
 
 
 def find_images(input_path: Path) -> list[Path]:
-    """`input_path` itself if it is an image, else every image below it (sorted)."""
+    """`input_path` itself if it is an image, else every image below it (sorted); each one checked (check_images)."""
     if input_path.is_file():
+        check_images([input_path])
         return [input_path]
     if not input_path.is_dir():
         raise DataError(f"input does not exist: {input_path}")
     images = sorted(p for p in input_path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not images:
         raise DataError(f"no images ({', '.join(SUFFIXES)}) in {input_path}")
+    check_images(images)
     return images
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
+
+import pandas as pd
 
 from skinlight.errors import DataError
 
@@ -30,9 +33,8 @@ def folder(root: Path, name: str) -> Path:
     folder = root / name
     if not folder.is_dir():
         listing = show(sorted(p.name for p in root.iterdir())) if root.is_dir() else "-"
-        raise DataError(f"folder not found: {folder} ({root} holds: {listing})")
+        raise DataError(f"folder not found: {folder} ({root} holds: {listing or 'nothing'})")
     return folder
-
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -40,7 +42,6 @@ def images_in(folder: Path) -> list[Path]:
     if not images:
         raise DataError(f"no images (*.jpg, *.png) in {folder}")
     return images
-
 
 
 def index_images(root: Path, image_ids) -> dict[str, Path]:
@@ -56,3 +57,36 @@ def index_images(root: Path, image_ids) -> dict[str, Path]:
                 found[stem] = path
     return found
 
+
+def read_csv_table(path: Path, what: str, required=(), id_columns=()) -> pd.DataFrame:
+    """A CSV as text cells (blank cells are NaN), checked once: a file with a header and rows, UTF-8 (a BOM
+    and Windows line endings are fine), the `required` columns present and non-blank, `id_columns` unique.
+
+    Every problem is a DataError naming the file (`what` says which file it is) and its lines.
+    """
+    if not path.is_file():
+        listing = show(sorted(p.name for p in path.parent.iterdir())) if path.parent.is_dir() else "-"
+        raise DataError(f"{what} not found: {path} (the folder holds: {listing or 'nothing'})")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what} {path} is empty: it needs a header line and one row per image") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{what} {path} is not UTF-8 text ({e.reason} at byte {e.start}): save it as UTF-8") from None
+    except (pd.errors.ParserError, csv.Error) as e:
+        raise DataError(f"{what} {path} is not a readable CSV: {e}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"{what} {path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")
+    if df.empty:
+        raise DataError(f"{what} {path} has a header but no rows")
+    for column in required:
+        blank = df.index[df[column].isna()]
+        if len(blank):
+            raise DataError(f"{what} {path}: blank {column} on {show(f'line {i + 2}' for i in blank)}")
+    for column in id_columns:
+        repeated = df[column][df[column].duplicated()]
+        if len(repeated):
+            raise DataError(f"{what} {path}: {column} listed more than once: {show(repeated.unique())}")
+    return df

@@ -4,9 +4,10 @@
     root/HAM10000_images_part_1/*.jpg     (or any folder below root: one folder, part_1/_part_2, ...)
     root/HAM10000_images_part_2/*.jpg
 
-The reader validates everything it can without decoding images: columns, labels, duplicate
-ids, images that are missing or visibly truncated. Each problem raises a DataError that names
-the file and the rows.
+The reader validates everything it can without decoding images: the CSV (files.read_csv_table:
+columns, blank ids, duplicate image ids), labels, lesions with two diagnoses, images that are
+missing, not images or visibly truncated (the format is read from the bytes). Each problem raises
+a DataError that names the file and the rows.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.data.layouts.files import MASK_SUFFIX, existing_root, folder, index_images, show
-from skinlight.data.layouts.images import looks_truncated
+from skinlight.data.layouts.files import MASK_SUFFIX, existing_root, folder, index_images, read_csv_table, show
+from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
 
 CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
@@ -28,28 +29,39 @@ REQUIRED_COLUMNS = ("lesion_id", "image_id", "dx")
 MASK_DIR = "HAM10000_segmentations_lesion_tschandl"  # the lesion masks of Tschandl et al. (data=ham10000_seg)
 
 
+def lesion_with_two_labels(df: pd.DataFrame, label_column: str, source: Path) -> None:
+    """A lesion is one diagnosis: images of one lesion_id with different labels stop here, naming the lines."""
+    labels = df.groupby("lesion_id")[label_column].nunique()
+    mixed = labels.index[labels > 1]
+    if len(mixed):
+        rows = [
+            f"{lesion}: {', '.join(sorted(set(df.loc[df.lesion_id == lesion, label_column])))} on lines "
+            f"{', '.join(str(i + 2) for i in df.index[df.lesion_id == lesion])}"
+            for lesion in mixed
+        ]
+        raise DataError(
+            f"{source}: a lesion has one diagnosis, but {len(mixed)} lesion_id(s) have images with "
+            f"different {label_column}: {show(rows, 3)}"
+        )
+
+
 def read_metadata(csv_path: Path, classes=CLASSES, label_column: str = "dx") -> pd.DataFrame:
-    """Read and validate the metadata CSV; `label` is the class index of `dx` in `classes`."""
-    if not csv_path.is_file():
-        listing = show(sorted(p.name for p in csv_path.parent.iterdir())) if csv_path.parent.is_dir() else "-"
-        raise DataError(f"metadata CSV not found: {csv_path} (the folder holds: {listing})")
-    df = pd.read_csv(csv_path, dtype={"lesion_id": str, "image_id": str, label_column: str})
-    missing = [c for c in (*REQUIRED_COLUMNS[:2], label_column) if c not in df.columns]
-    if missing:
-        raise DataError(f"{csv_path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")
-    duplicated = df["image_id"][df["image_id"].duplicated()]
-    if len(duplicated):
-        raise DataError(f"{csv_path}: image_id listed more than once: {show(duplicated.unique())}")
+    """Read and validate the metadata CSV (text cells); `label` is the class index of `dx` in `classes`."""
+    df = read_csv_table(
+        csv_path, "metadata CSV", required=(*REQUIRED_COLUMNS[:2], label_column), id_columns=("image_id",)
+    )
     unknown = ~df[label_column].isin(classes)
     if unknown.any():
         rows = [f"line {i + 2} ({df.at[i, 'image_id']}: {df.at[i, label_column]!r})" for i in df.index[unknown]]
         raise DataError(f"{csv_path}: unknown {label_column} label(s), expected one of {list(classes)}: {show(rows)}")
+    lesion_with_two_labels(df, label_column, csv_path)
     df["label"] = df[label_column].map({c: i for i, c in enumerate(classes)}).astype(int)
     return df
 
 
-def read_ham10000(root: str | os.PathLike, classes=CLASSES, csv_name: str = METADATA_CSV,
-                  label_column: str = "dx") -> pd.DataFrame:
+def read_ham10000(
+    root: str | os.PathLike, classes=CLASSES, csv_name: str = METADATA_CSV, label_column: str = "dx"
+) -> pd.DataFrame:
     """The metadata table of a HAM10000-layout folder, with a `path` column for each image."""
     root = existing_root(root)
     csv_path = root / csv_name
@@ -59,9 +71,7 @@ def read_ham10000(root: str | os.PathLike, classes=CLASSES, csv_name: str = META
     if absent:
         raise DataError(f"{len(absent)} image(s) listed in {csv_path} not found under {root}: {show(absent)}")
     df["path"] = [paths[i] for i in df["image_id"]]
-    broken = [str(p) for p in df["path"] if looks_truncated(p)]
-    if broken:
-        raise DataError(f"{len(broken)} image file(s) empty or truncated: {show(broken)}")
+    check_images(df["path"])
     return df
 
 

@@ -16,7 +16,6 @@ CONVERTIBLE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "
 SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}  # 16-bit grayscale (PNG, TIFF): scaled to 8 bits
 
 
-
 def _to_rgb(img: Image.Image, path: Path) -> np.ndarray:
     if img.mode in CONVERTIBLE_MODES:
         return np.asarray(img.convert("RGB"))
@@ -25,9 +24,10 @@ def _to_rgb(img: Image.Image, path: Path) -> np.ndarray:
         if gray.min() < 0 or gray.max() > 65535:
             raise DataError(f"image {path}: mode {img.mode} holds values outside 0..65535; save it as 8-bit RGB")
         return np.repeat((gray >> 8).astype(np.uint8)[..., None], 3, axis=2)
-    raise DataError(f"image {path}: unsupported mode {img.mode!r} (e.g. float or LAB); save it as 8-bit RGB "
-                    f"(supported: {', '.join(sorted(CONVERTIBLE_MODES | SIXTEEN_BIT_MODES))})")
-
+    raise DataError(
+        f"image {path}: unsupported mode {img.mode!r} (e.g. float or LAB); save it as 8-bit RGB "
+        f"(supported: {', '.join(sorted(CONVERTIBLE_MODES | SIXTEEN_BIT_MODES))})"
+    )
 
 
 def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
@@ -46,21 +46,50 @@ def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
         raise DataError(f"cannot decode image {path}: {e}") from e
 
 
+END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}  # what the last bytes of a complete file hold
+SIGNATURES = {b"\xff\xd8": "JPEG", b"\x89PNG": "PNG", b"BM": "BMP"}  # first bytes, for a file PIL cannot open
+TRUNCATED = "truncated {} (cut off before its end): download or copy it again"
 
-def looks_truncated(path: Path) -> bool:
-    """True for an empty file or a JPEG without its end-of-image marker (a cut-off download)."""
+
+def image_problem(path: Path) -> str | None:
+    """Why `path` cannot be used as an image, from its header and last bytes (no decoding); None if none.
+
+    The format is read from the bytes, not the name (a PNG saved as .jpg is read as the PNG it is). Found
+    here: an empty file, a file that is no image, an unsupported pixel mode, a JPEG or PNG cut off before
+    its end marker or a BMP shorter than its header says (a broken download).
+    """
     size = path.stat().st_size
     if size == 0:
-        return True
-    if path.suffix.lower() not in (".jpg", ".jpeg"):
-        return False
-    with open(path, "rb") as f:
-        head = f.read(2)
-        # JPEG writers may pad after the end-of-image marker: look for it in the last bytes.
-        f.seek(max(size - 64, 0))
-        tail = f.read()
-    return head != b"\xff\xd8" or b"\xff\xd9" not in tail
+        return "empty file"
+    try:
+        with Image.open(path) as img:
+            fmt, mode = img.format, img.mode
+    except (OSError, ValueError, SyntaxError) as e:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        fmt = next((name for sig, name in SIGNATURES.items() if head.startswith(sig)), None)
+        return TRUNCATED.format(fmt) if fmt else f"not an image ({e})"
+    if mode not in CONVERTIBLE_MODES | SIXTEEN_BIT_MODES:
+        return f"unsupported mode {mode!r}: save it as 8-bit RGB"
+    if fmt == "BMP":
+        with open(path, "rb") as f:
+            declared = int.from_bytes(f.read(6)[2:], "little")  # the header's file size
+        return TRUNCATED.format(fmt) if declared > size else None
+    marker = END_MARKERS.get(fmt)
+    if marker:
+        with open(path, "rb") as f:
+            f.seek(max(size - 64, 0))  # writers may pad after the end marker: look for it in the last bytes
+            if marker not in f.read():
+                return TRUNCATED.format(fmt)
+    return None
 
+
+def check_images(paths, what: str = "image") -> None:
+    """Every file of `paths` passes image_problem(); else one DataError listing the files and why."""
+    problems = [(p, why) for p in map(Path, paths) if (why := image_problem(p))]
+    if problems:
+        listed = show(f"{p} ({why})" for p, why in problems)
+        raise DataError(f"{len(problems)} {what} file(s) cannot be used: {listed}")
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -79,20 +108,23 @@ def read_mask(path: Path) -> np.ndarray:
         mask = mask[..., 0]
     values = np.unique(mask)
     if not np.isin(values, (0, 255)).all():
-        raise DataError(f"mask {path} has values {show(values.tolist(), 8)}; a mask holds only 0 and 255 "
-                        "(or is a 1-bit image)")
+        raise DataError(
+            f"mask {path} has values {show(values.tolist(), 8)}; a mask holds only 0 and 255 (or is a 1-bit image)"
+        )
     return (mask > 0).astype(np.uint8)
 
 
-
 def check_masks(table: pd.DataFrame) -> None:
-    """Every mask exists and has its image's width and height (header reads, no decoding)."""
+    """Every mask exists, is a complete image file and has its image's width and height (header reads, no
+    decoding); its values are checked when it is read (read_mask)."""
     missing = [f"{p} (for {i})" for i, p in zip(table["path"], table["mask_path"]) if not Path(p).is_file()]
     if missing:
         raise DataError(f"{len(missing)} mask(s) missing: {show(missing)}")
+    check_images(table["mask_path"], "mask")
     for image, mask in zip(table["path"], table["mask_path"]):
         with Image.open(image) as a, Image.open(mask) as b:
             if a.size != b.size:
-                raise DataError(f"mask {mask} is {b.size[0]}x{b.size[1]} but its image {image} is "
-                                f"{a.size[0]}x{a.size[1]}")
-
+                raise DataError(
+                    f"mask {mask} is {b.size[0]}x{b.size[1]} but its image {image} is "
+                    f"{a.size[0]}x{a.size[1]}; a mask has its image's size"
+                )

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skinlight.data.layouts.files import existing_root, index_images, show
-from skinlight.data.layouts.ham10000 import CLASSES
-from skinlight.data.layouts.images import looks_truncated
+from skinlight.data.layouts.files import existing_root, index_images, read_csv_table, show
+from skinlight.data.layouts.ham10000 import CLASSES, lesion_with_two_labels
+from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -49,55 +49,68 @@ def find_ground_truth(root: Path, which: str) -> Path | None:
 
 def _read_labels(csv_path: Path, classes) -> pd.DataFrame:
     """image_id, dx and whatever else the CSV holds, from the one-hot or the HAM10000 form."""
-    df = pd.read_csv(csv_path, dtype={"image": str, "image_id": str, "lesion_id": str, "dx": str})
+    df = read_csv_table(csv_path, "ground-truth CSV")
     if "image_id" in df.columns and "dx" in df.columns:  # the HAM10000 form
-        rows = df
+        rows = read_csv_table(csv_path, "ground-truth CSV", required=("image_id", "dx"))
+        if "lesion_id" in rows:
+            lesion_with_two_labels(rows.dropna(subset=["lesion_id"]), "dx", csv_path)
     elif "image" in df.columns and set(ONE_HOT) <= set(df.columns):
-        one_hot = df[list(ONE_HOT)].to_numpy(float)
+        df = read_csv_table(csv_path, "ground-truth CSV", required=("image", *ONE_HOT))
+        one_hot = df[list(ONE_HOT)].apply(pd.to_numeric, errors="coerce").to_numpy(float)  # a non-number fails below
         bad = np.flatnonzero(~((one_hot == 1).sum(1) == 1) | ~np.isin(one_hot, (0, 1)).all(1))
         if len(bad):
-            raise DataError(f"{csv_path}: each row needs exactly one 1 among {list(ONE_HOT)}, the rest 0: "
-                            + show(f"line {i + 2} ({df.at[i, 'image']})" for i in bad))
+            raise DataError(
+                f"{csv_path}: each row needs exactly one 1 among {list(ONE_HOT)}, the rest 0: "
+                + show(f"line {i + 2} ({df.at[i, 'image']})" for i in bad)
+            )
         rows = df.drop(columns=list(ONE_HOT)).rename(columns={"image": "image_id"})
         rows["dx"] = [ONE_HOT[i].lower() for i in one_hot.argmax(1)]
     else:
-        raise DataError(f"{csv_path}: expected the columns image,{','.join(ONE_HOT)} (challenge) or image_id,dx "
-                        f"(HAM10000 form); found {show(df.columns, 20)}")
+        raise DataError(
+            f"{csv_path}: expected the columns image,{','.join(ONE_HOT)} (challenge) or image_id,dx "
+            f"(HAM10000 form); found {show(df.columns, 20)}"
+        )
     duplicated = rows["image_id"][rows["image_id"].duplicated()]
     if len(duplicated):
         raise DataError(f"{csv_path}: image listed more than once: {show(duplicated.unique())}")
     unknown = ~rows["dx"].isin(classes)
     if unknown.any():
-        raise DataError(f"{csv_path}: diagnoses {sorted(rows['dx'][unknown].unique())} are not among the classes "
-                        f"{list(classes)} (data.classes)")
+        raise DataError(
+            f"{csv_path}: diagnoses {sorted(rows['dx'][unknown].unique())} are not among the classes "
+            f"{list(classes)} (data.classes)"
+        )
     return rows.reset_index(drop=True)
 
 
 def _read_metadata(csv_path: Path) -> pd.DataFrame:
     """image_id, age, sex, localization of a metadata CSV (HAM10000 or ISIC-archive column names)."""
-    if not csv_path.is_file():
-        raise DataError(f"data.metadata_csv not found: {csv_path}")
-    df = pd.read_csv(csv_path, dtype={"image": str, "image_id": str}).rename(columns=META_COLUMNS)
+    df = read_csv_table(csv_path, "data.metadata_csv").rename(columns=META_COLUMNS)
     missing = [c for c in ("image_id", "age", "sex", "localization") if c not in df.columns]
     if missing:
         raise DataError(f"{csv_path} (data.metadata_csv): missing column(s) {missing}; found {show(df.columns, 20)}")
-    return df.drop_duplicates("image_id")[["image_id", "age", "sex", "localization"]]
+    df = df[["image_id", "age", "sex", "localization"]].dropna(subset=["image_id"])
+    conflicting = df[df.duplicated("image_id", keep=False) & ~df.duplicated(keep=False)]["image_id"].unique()
+    if len(conflicting):
+        raise DataError(
+            f"{csv_path} (data.metadata_csv): image_id(s) listed twice with different metadata: {show(conflicting)}"
+        )
+    return df.drop_duplicates("image_id")
 
 
-def read_isic2018_task3(root: str | os.PathLike, classes=CLASSES, metadata_csv: str | None = None,
-                        allow_missing: bool = False) -> pd.DataFrame:
+def read_isic2018_task3(
+    root: str | os.PathLike, classes=CLASSES, metadata_csv: str | None = None, allow_missing: bool = False
+) -> pd.DataFrame:
     """Image table: image_id, lesion_id, dx, label, split (val/test), path, age, sex, localization.
 
     `allow_missing`: drop (with a warning) images listed in a ground truth but absent from disk
     (the Dataverse test set lacks one, ISIC_0035068) instead of stopping.
     """
-    root, classes = Path(root), tuple(classes)
-    if not root.is_dir():
-        raise DataError(f"data.root does not exist or is not a folder: {root}")
+    root, classes = existing_root(root), tuple(classes)
     found = {which: find_ground_truth(root, which) for which in SETS}
     if not any(found.values()):
-        expected = " or ".join(f"{root}/{ground_truth_name(w).removesuffix('.csv')}/{ground_truth_name(w)}"
-                               for w in SETS)
+        expected = " or ".join(
+            f"{root}/{ground_truth_name(w).removesuffix('.csv')}/{ground_truth_name(w)}" for w in SETS
+        )
         raise DataError(f"no ISIC 2018 Task 3 ground truth under {root}: expected {expected}")
     extra = _read_metadata(root / metadata_csv) if metadata_csv else None
     tables = []
@@ -118,14 +131,14 @@ def read_isic2018_task3(root: str | os.PathLike, classes=CLASSES, metadata_csv: 
     if absent.any():
         listed = show(f"{i} ({c.name})" for i, c in zip(table["image_id"][absent], table["csv"][absent]))
         if not allow_missing:
-            raise DataError(f"{absent.sum()} image(s) in the ground truth not found under {root}: {listed} "
-                            "(data.allow_missing=true evaluates without them)")
+            raise DataError(
+                f"{absent.sum()} image(s) in the ground truth not found under {root}: {listed} "
+                "(data.allow_missing=true evaluates without them)"
+            )
         log.warning("%d image(s) in the ground truth not found under %s, left out: %s", absent.sum(), root, listed)
         table = table[~absent].reset_index(drop=True)
     table["path"] = [paths[i] for i in table["image_id"]]
-    broken = [str(p) for p in table["path"] if looks_truncated(p)]
-    if broken:
-        raise DataError(f"{len(broken)} image file(s) empty, truncated or not a JPEG: {show(broken)}")
+    check_images(table["path"])
     if "lesion_id" not in table.columns:
         table["lesion_id"] = table["image_id"]
     table["lesion_id"] = table["lesion_id"].fillna(table["image_id"])

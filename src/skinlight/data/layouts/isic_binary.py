@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.data.layouts.files import IMAGE_SUFFIXES, existing_root, show
+from skinlight.data.layouts.files import IMAGE_SUFFIXES, show
 from skinlight.data.layouts.ham10000 import BINARY_CLASSES
-from skinlight.data.layouts.images import looks_truncated
+from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
 
 SPLITS = ("train", "test")
@@ -46,8 +46,10 @@ def read_isic_binary(root: str | os.PathLike, classes=BINARY_CLASSES) -> pd.Data
             raise DataError(f"folder missing: {root / split} (expected {layout})")
         unexpected = [str(p) for p in _entries(root / split) if p.name not in classes]
         if unexpected:
-            raise DataError(f"unexpected entry in {root / split}: {show(unexpected)}; only the class folders "
-                            f"{list(classes)} (data.classes) belong there")
+            raise DataError(
+                f"unexpected entry in {root / split}: {show(unexpected)}; only the class folders "
+                f"{list(classes)} (data.classes) belong there"
+            )
         for label, name in enumerate(classes):
             folder = root / split / name
             if not folder.is_dir():
@@ -58,11 +60,10 @@ def read_isic_binary(root: str | os.PathLike, classes=BINARY_CLASSES) -> pd.Data
             not_images = [str(p) for p in files if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES]
             if not_images:
                 raise DataError(f"not an image file ({', '.join(IMAGE_SUFFIXES)}): {show(not_images)}")
-            broken = [str(p) for p in files if looks_truncated(p)]
-            if broken:
-                raise DataError(f"{len(broken)} image file(s) empty or truncated: {show(broken)}")
-            rows += [{"image_id": p.relative_to(root).as_posix(), "label": label, "split": split, "path": p}
-                     for p in files]
+            check_images(files)
+            rows += [
+                {"image_id": p.relative_to(root).as_posix(), "label": label, "split": split, "path": p} for p in files
+            ]
     table = pd.DataFrame(rows)
     table.insert(1, "lesion_id", table["image_id"])
     return table

@@ -17,15 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from skinlight.data.layouts.files import existing_root, folder, show
+from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
 
 log = logging.getLogger(__name__)
 PH2_IMAGES = "PH2 Dataset images"
-
 PH2_CLASSES = ("common_nevus", "atypical_nevus", "melanoma")
-
 PH2_XLSX_COLUMNS = ("Common Nevus", "Atypical Nevus", "Melanoma")  # marked "X", in PH2_CLASSES order
-
 
 
 def _read_ph2_txt(path: Path) -> dict[str, int]:
@@ -39,7 +37,6 @@ def _read_ph2_txt(path: Path) -> dict[str, int]:
             raise DataError(f"{path} line {line_no}: clinical diagnosis {fields[3]!r} of {fields[1]} is not 0, 1 or 2")
         diagnoses[fields[1]] = int(fields[3])
     return diagnoses
-
 
 
 def _read_ph2_xlsx(path: Path) -> dict[str, int]:
@@ -66,12 +63,12 @@ def _read_ph2_xlsx(path: Path) -> dict[str, int]:
     return diagnoses
 
 
-
 def read_ph2(root: str | os.PathLike) -> pd.DataFrame:
     """PH2 cases found on disk, labelled from PH2_dataset.txt (or .xlsx); each case is its own lesion."""
     root = existing_root(root)
-    table_file = next((root / f"PH2_dataset.{ext}" for ext in ("txt", "xlsx") if (root / f"PH2_dataset.{ext}").is_file()),
-                      None)
+    table_file = next(
+        (root / f"PH2_dataset.{ext}" for ext in ("txt", "xlsx") if (root / f"PH2_dataset.{ext}").is_file()), None
+    )
     if table_file is None:
         raise DataError(f"neither {root / 'PH2_dataset.txt'} nor {root / 'PH2_dataset.xlsx'} found (the diagnoses)")
     diagnoses = _read_ph2_txt(table_file) if table_file.suffix == ".txt" else _read_ph2_xlsx(table_file)
@@ -84,12 +81,17 @@ def read_ph2(root: str | os.PathLike) -> pd.DataFrame:
     if len(cases) < len(diagnoses):
         log.info("PH2: %d of the %d cases in %s are on disk", len(cases), len(diagnoses), table_file.name)
     images = root / PH2_IMAGES
-    table = pd.DataFrame({
-        "image_id": cases, "lesion_id": cases, "label": [diagnoses[c] for c in cases],
-        "path": [images / c / f"{c}_Dermoscopic_Image" / f"{c}.bmp" for c in cases],
-        "mask_path": [images / c / f"{c}_lesion" / f"{c}_lesion.bmp" for c in cases]})
+    table = pd.DataFrame(
+        {
+            "image_id": cases,
+            "lesion_id": cases,
+            "label": [diagnoses[c] for c in cases],
+            "path": [images / c / f"{c}_Dermoscopic_Image" / f"{c}.bmp" for c in cases],
+            "mask_path": [images / c / f"{c}_lesion" / f"{c}_lesion.bmp" for c in cases],
+        }
+    )
     absent = [str(p) for p in table["path"] if not p.is_file()]
     if absent:
         raise DataError(f"{len(absent)} dermoscopic image(s) missing: {show(absent)}")
+    check_images(table["path"])
     return table
-

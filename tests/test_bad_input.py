@@ -1,0 +1,566 @@
+"""The bad-input matrix: the real CLIs (train.py, eval.py, predict.py, predict_masks.py) on synthetic copies of every
+layout the project reads, one fault injected per row of FAULTS.
+
+A row either runs to the end (its text says by which rule the input is fine, and nothing is dropped: every image
+is in the run's split.csv or output) or stops with exit code 2 and one `error:` line matching its pattern (the
+file, row or key), never a traceback. Adding a fault is one row: (target, name, fault, expected[, overrides]).
+A fault edits the copy in place and may return another data root (e.g. a file, or a path with spaces).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import io
+import logging
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning.pytorch  # noqa: F401  imported here, its log handler writes to the session's stderr, not a test's
+import numpy as np
+import pandas as pd
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from PIL import Image
+
+from skinlight.synthetic.ham10000 import generate_ham10000
+from skinlight.synthetic.isic2018_task3 import generate_isic2018_task3
+from skinlight.synthetic.isic_binary import generate_isic_binary
+from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = "runs: "  # an expectation that starts so is a rule under which the input is fine
+CLASSIFIER = [
+    "backbone=timm_test",
+    "data.image_size=32",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "trainer.accelerator=cpu",
+    "callbacks.progress_bar=null",
+]
+SEGMENTER = [
+    "model=unet",
+    "model.net.encoder_name=resnet18",
+    "model.net.pretrained=false",
+    "data.image_size=32",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "trainer.accelerator=cpu",
+    "trainer.max_epochs=1",  # one whole epoch: every mask is decoded (values are checked when read)
+    "callbacks.progress_bar=null",
+]
+TASK3_META = "data.metadata_csv=ISIC2018_Task3_Test_Metadata.csv"
+
+
+# ----------------------------------------------------------------------------- running a CLI in this process
+
+
+def run_cli(script: str, args: list[str], capsys) -> tuple[int, str]:
+    """`python <script> <args>` as the shell runs it (module loaded as __main__): its exit code and stderr."""
+    spec = importlib.util.spec_from_file_location("__main__", ROOT / script)
+    GlobalHydra.instance().clear()
+    argv, sys.argv = sys.argv, [script, *args]
+    capsys.readouterr()
+    try:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))  # runs main() as `python <script>` does
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = argv
+        for handler in logging.root.handlers[:]:  # Hydra's console and file handlers of this run
+            logging.root.removeHandler(handler)
+            handler.close()
+    return code, capsys.readouterr().err
+
+
+def quoted(key: str, value) -> str:
+    return f"{key}='{value}'"  # paths with spaces and non-ASCII characters need Hydra's quotes, as on a shell
+
+
+# ----------------------------------------------------------------------------- the targets: a layout and its CLI
+
+
+@dataclass
+class Target:
+    """A layout, how it is made, and the CLI that reads it (args from the data root, the checkpoints, the run dir)."""
+
+    script: str
+    make: object  # root -> None
+    args: object  # (root, ckpt, run_dir) -> list[str]
+    produced: object  # (root, run_dir) -> (items the input holds, items the run wrote)
+    needs: str = ""  # the checkpoint it uses: classifier or segmenter
+
+
+def _trained_count(root: Path, run: Path, count) -> tuple[int, int]:
+    return count(root), len(pd.read_csv(run / "split.csv"))
+
+
+def _ham_rows(root: Path) -> int:
+    return len(pd.read_csv(root / "HAM10000_metadata.csv", dtype=str, encoding="utf-8-sig"))
+
+
+def _files(pattern: str):
+    return lambda root: len([p for p in root.glob(pattern) if not p.name.startswith(".")])
+
+
+def _predict_input(root: Path) -> None:
+    """A folder of images and input.csv (image, age, sex, localization) for a metadata model."""
+    generate_ham10000(root / "src", num_lesions=14, seed=5, image_size=(48, 36), workers=1)
+    images = sorted((root / "src").glob("*/*.jpg"))[:6]
+    (root / "images").mkdir()
+    for p in images:
+        shutil.move(p, root / "images" / p.name)
+    shutil.rmtree(root / "src")
+    pd.DataFrame(
+        {
+            "image": [f"images/{p.name}" for p in images],
+            "age": [35, 60, 45, 70, 50, 25],
+            "sex": ["male", "female"] * 3,
+            "localization": ["back", "face", "trunk", "scalp", "lower extremity", "abdomen"],
+        }
+    ).to_csv(root / "input.csv", index=False)
+
+
+TARGETS = {
+    "ham10000": Target(
+        "train.py",
+        lambda root: generate_ham10000(root, num_lesions=80, seed=0, image_size=(60, 45), workers=1),
+        lambda root, ckpt, run: ["data=ham10000", quoted("data.root", root), *CLASSIFIER, "trainer.fast_dev_run=true"],
+        lambda root, run: _trained_count(root, run, _ham_rows),
+    ),
+    "isic_binary": Target(
+        "train.py",
+        lambda root: generate_isic_binary(root, num_train=12, num_test=4, seed=0, image_size=(32, 32)),
+        lambda root, ckpt, run: [
+            "data=isic_binary",
+            quoted("data.root", root),
+            *CLASSIFIER,
+            "trainer.fast_dev_run=true",
+        ],
+        lambda root, run: _trained_count(root, run, _files("*/*/*")),
+    ),
+    "isic2018": Target(
+        "train.py",
+        lambda root: generate_isic2018(root, (6, 2, 2), seed=0, image_size=(40, 30), workers=1),
+        lambda root, ckpt, run: ["data=isic2018", quoted("data.root", root), *SEGMENTER],
+        lambda root, run: _trained_count(root, run, _files("*_Input/*")),
+    ),
+    "ph2": Target(
+        "train.py",
+        lambda root: generate_ph2(root, num_cases=15, seed=0, workers=1),
+        lambda root, ckpt, run: ["data=ph2", quoted("data.root", root), *SEGMENTER],
+        lambda root, run: _trained_count(root, run, _files("PH2 Dataset images/*")),
+    ),
+    "isic2018_task3": Target(
+        "eval.py",
+        lambda root: generate_isic2018_task3(root, (14, 14), seed=0, image_size=(40, 30)),
+        lambda root, ckpt, run: [
+            quoted("ckpt_path", ckpt),
+            "data=isic2018_task3",
+            quoted("data.root", root),
+            TASK3_META,
+            "data.num_workers=0",
+            "device=cpu",
+        ],
+        lambda root, run: (_files("ISIC2018_Task3_Test_Input/*.jpg")(root), len(pd.read_csv(run / "predictions.csv"))),
+        needs="classifier",
+    ),
+    "predict": Target(
+        "predict.py",
+        _predict_input,
+        lambda root, ckpt, run: [
+            quoted("ckpt_path", ckpt),
+            quoted("input", root / "input.csv"),
+            quoted("output", run / "predictions.csv"),
+            "device=cpu",
+        ],
+        lambda root, run: (_files("images/*")(root), len(pd.read_csv(run / "predictions.csv"))),
+        needs="classifier",
+    ),
+    "predict_masks": Target(
+        "predict_masks.py",
+        lambda root: generate_isic2018(root, (3, 1, 1), seed=1, image_size=(40, 30), workers=1),
+        lambda root, ckpt, run: [
+            quoted("ckpt_path", ckpt),
+            quoted("input", root / "ISIC2018_Task1-2_Training_Input"),
+            quoted("output", run / "masks"),
+            "device=cpu",
+        ],
+        lambda root, run: (_files("ISIC2018_Task1-2_Training_Input/*")(root), len(list((run / "masks").iterdir()))),
+        needs="segmenter",
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def first(root: Path, pattern: str) -> Path:
+    return sorted(root.glob(pattern))[0]
+
+
+def remove(pattern: str):
+    def fault(root):
+        path = first(root, pattern)
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    return fault
+
+
+def write(pattern: str, content):
+    """Replace the first file matching `pattern` by content(path) (bytes)."""
+
+    def fault(root):
+        path = first(root, pattern)
+        path.write_bytes(content(path))
+
+    return fault
+
+
+def add(relative: str, content: bytes = b"x"):
+    def fault(root):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(content)
+
+    return fault
+
+
+def encoded(path: Path, fmt: str, convert=lambda image: image) -> bytes:
+    with Image.open(path) as image:
+        out = io.BytesIO()
+        convert(image.convert("RGB") if fmt != "BMP" or image.mode != "1" else image).save(out, format=fmt)
+    return out.getvalue()
+
+
+def truncated(path: Path) -> bytes:
+    return path.read_bytes()[: path.stat().st_size // 2]
+
+
+def as_png(path: Path) -> bytes:
+    return encoded(path, "PNG")
+
+
+def float_tiff(path: Path) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.ones((30, 40), np.float32)).save(out, format="TIFF")
+    return out.getvalue()
+
+
+def mask_as(fmt: str, change):
+    """A mask re-encoded in `fmt` after change(array of 0/255)."""
+
+    def content(path: Path) -> bytes:
+        with Image.open(path) as image:
+            array = (np.asarray(image.convert("L")) > 0).astype(np.uint8) * 255
+        out = io.BytesIO()
+        Image.fromarray(change(array)).save(out, format=fmt)
+        return out.getvalue()
+
+    return content
+
+
+def wider(array):
+    return np.pad(array, ((0, 0), (0, 3)))
+
+
+def grey_values(array):
+    return (array // 255 * 128).astype(np.uint8)
+
+
+def coloured(array):
+    rgb = np.repeat(array[..., None], 3, axis=2)
+    rgb[..., 1] = 0
+    return rgb
+
+
+def csv_edit(name: str, edit):
+    """Rewrite the CSV `name` (a glob) after edit(table of text cells)."""
+
+    def fault(root):
+        path = first(root, name)
+        edit(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+
+    return fault
+
+
+def cell(column: str, value, row: int = 0):
+    def edit(df):
+        df.loc[row, column] = value
+        return df
+
+    return edit
+
+
+def csv_bytes(name: str, edit):
+    def fault(root):
+        path = first(root, name)
+        path.write_bytes(edit(path.read_bytes()))
+
+    return fault
+
+
+def moved_to(name: str):
+    """The whole dataset moved into a folder `name` (spaces, non-ASCII), which is then the data root."""
+
+    def fault(root):
+        target = root.parent / name
+        shutil.move(root, target)
+        return target
+
+    return fault
+
+
+def remove_all(pattern: str):
+    def fault(root):
+        for path in root.glob(pattern):
+            path.unlink()
+
+    return fault
+
+
+def root_is_a_file(root):
+    shutil.rmtree(root)
+    root.write_text("not a folder\n")
+
+
+def emptied(root):
+    shutil.rmtree(root)
+    root.mkdir()
+
+
+def too_few(column: str, label: str, keep: int):
+    """Keep `keep` lesions of class `label` (HAM10000 CSV)."""
+
+    def edit(df):
+        lesions = df.loc[df[column] == label, "lesion_id"].unique()
+        return df[~df["lesion_id"].isin(lesions[keep:])]
+
+    return edit
+
+
+def two_diagnoses(df):
+    lesion = df["lesion_id"].value_counts().index[0]  # a lesion with several images
+    rows = df.index[df["lesion_id"] == lesion]
+    df.loc[rows[1], "dx"] = "mel" if df.loc[rows[0], "dx"] != "mel" else "nv"
+    return df
+
+
+def keep_one_malignant(root):
+    for p in sorted((root / "train" / "malignant").iterdir())[1:]:
+        p.unlink()
+
+
+def one_hot_twice(df):
+    df.loc[0, ["MEL", "NV"]] = "1.0"
+    return df
+
+
+HAM_CSV = "HAM10000_metadata.csv"
+HAM_IMAGE = "HAM10000_images_part_1/*.jpg"
+GESSERT = ["meta=gessert", "data.use_metadata=true"]
+T1_IMAGE, T1_MASK = "ISIC2018_Task1-2_Training_Input/*.jpg", "ISIC2018_Task1_Training_GroundTruth/*.png"
+PH2_IMAGE, PH2_MASK = "PH2 Dataset images/*/*_Dermoscopic_Image/*.bmp", "PH2 Dataset images/*/*_lesion/*.bmp"
+T3_GT, T3_META = "ISIC2018_Task3_Validation_GroundTruth/*.csv", "ISIC2018_Task3_Test_Metadata.csv"
+T3_IMAGE = "ISIC2018_Task3_Test_Input/*.jpg"
+BIN_IMAGE = "train/benign/*.jpg"
+SEG_IMAGE = "ISIC2018_Task1-2_Training_Input/*.jpg"
+
+
+def crlf_bom(data: bytes) -> bytes:
+    return b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
+
+
+@dataclass
+class Fault:
+    target: str
+    name: str
+    fault: object  # root -> None or another data root
+    expected: str  # RUNS + the rule, or a regex of the error line
+    overrides: list = field(default_factory=list)
+
+
+# fmt: off
+FAULTS = [
+    # --- HAM10000 (train.py data=ham10000)
+    Fault("ham10000", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("ham10000", "image missing", remove(HAM_IMAGE), r"1 image\(s\) listed in .*HAM10000_metadata.csv not found .*line \d+ \(ISIC_0024306\)"),
+    Fault("ham10000", "image empty", write(HAM_IMAGE, lambda p: b""), r"ISIC_0024306.jpg \(empty file\)"),
+    Fault("ham10000", "image truncated", write(HAM_IMAGE, truncated), r"ISIC_0024306.jpg \(truncated JPEG"),
+    Fault("ham10000", "PNG bytes under .jpg", write(HAM_IMAGE, as_png), RUNS + "the format is read from the bytes, not the name"),
+    Fault("ham10000", "greyscale JPEG", write(HAM_IMAGE, lambda p: encoded(p, "JPEG", lambda i: i.convert("L"))), RUNS + "grey is replicated to RGB"),
+    Fault("ham10000", "float TIFF under .jpg", write(HAM_IMAGE, float_tiff), r"ISIC_0024306.jpg \(unsupported mode 'F'"),
+    Fault("ham10000", "text under .jpg", write(HAM_IMAGE, lambda p: b"hello\n"), r"ISIC_0024306.jpg \(not an image"),
+    Fault("ham10000", "dx column missing", csv_edit(HAM_CSV, lambda df: df.drop(columns="dx")), r"HAM10000_metadata.csv: missing column\(s\) dx"),
+    Fault("ham10000", "image_id renamed", csv_edit(HAM_CSV, lambda df: df.rename(columns={"image_id": "image"})), r"missing column\(s\) image_id; found lesion_id, image, dx"),
+    Fault("ham10000", "extra column", csv_edit(HAM_CSV, lambda df: df.assign(notes="x")), RUNS + "columns the readers do not use are ignored"),
+    Fault("ham10000", "age column missing (gessert)", csv_edit(HAM_CSV, lambda df: df.drop(columns="age")), r"HAM10000_metadata.csv has no age column.*data.use_metadata=false meta=none", GESSERT),
+    Fault("ham10000", "age not a number (gessert)", csv_edit(HAM_CSV, cell("age", "forty")), r"HAM10000_metadata.csv: age must be a number .*ISIC_\d+: 'forty'", GESSERT),
+    Fault("ham10000", "age not a number (image only)", csv_edit(HAM_CSV, cell("age", "forty")), r"age must be a number .*'forty'"),
+    Fault("ham10000", "age negative", csv_edit(HAM_CSV, cell("age", "-5")), r"age must be a number of years in 0..120 .*'-5'", GESSERT),
+    Fault("ham10000", "age out of range", csv_edit(HAM_CSV, cell("age", "250")), r"age must be a number of years in 0..120 .*'250'", GESSERT),
+    Fault("ham10000", "age, sex and site blank", csv_edit(HAM_CSV, lambda df: cell("localization", "")(cell("sex", "")(cell("age", "")(df)))), RUNS + "a blank age is the train mean, flagged; a blank sex or site is 'unknown'", GESSERT),
+    Fault("ham10000", "sex outside the vocabulary", csv_edit(HAM_CSV, cell("sex", "x")), r"sex value\(s\) \['x'\] are outside data.meta_sexes"),
+    Fault("ham10000", "dx blank", csv_edit(HAM_CSV, cell("dx", "", 3)), r"HAM10000_metadata.csv: blank dx on line 5"),
+    Fault("ham10000", "lesion_id blank", csv_edit(HAM_CSV, cell("lesion_id", "", 2)), r"blank lesion_id on line 4"),
+    Fault("ham10000", "dx unknown", csv_edit(HAM_CSV, cell("dx", "melanoma")), r"unknown dx label\(s\).*line 2 \(ISIC_\d+: 'melanoma'\)"),
+    Fault("ham10000", "image_id twice", csv_edit(HAM_CSV, lambda df: pd.concat([df, df.iloc[:1]])), r"image_id listed more than once: ISIC_"),
+    Fault("ham10000", "header only", csv_bytes(HAM_CSV, lambda b: b.splitlines(keepends=True)[0]), r"HAM10000_metadata.csv has a header but no rows"),
+    Fault("ham10000", "empty CSV", csv_bytes(HAM_CSV, lambda b: b""), r"HAM10000_metadata.csv is empty"),
+    Fault("ham10000", "Windows line endings and a BOM", csv_bytes(HAM_CSV, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("ham10000", "not UTF-8", csv_bytes(HAM_CSV, lambda b: b.replace(b"back", b"b\xe4ck", 1)), r"HAM10000_metadata.csv is not UTF-8 text"),
+    Fault("ham10000", "class too small for the split", csv_edit(HAM_CSV, too_few("dx", "df", 1)), r"class 'df' has 1 lesion\(s\): too few for a test split"),
+    Fault("ham10000", "lesion with two diagnoses", csv_edit(HAM_CSV, two_diagnoses), r"HAM10000_metadata.csv: a lesion has one diagnosis.*HAM_\d+: .* on lines \d+, \d+"),
+    Fault("ham10000", "path with spaces and non-ASCII", moved_to("my data ünïcode"), RUNS + "paths are used as given"),
+    Fault("ham10000", "data.root is a file", root_is_a_file, r"data.root does not exist or is not a folder"),
+    Fault("ham10000", "data.root empty", emptied, r"metadata CSV not found: .*HAM10000_metadata.csv \(the folder holds: nothing\)"),
+    # --- the benign/malignant folders (train.py data=isic_binary)
+    Fault("isic_binary", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic_binary", "class folder missing", remove("train/malignant"), r"folder missing: .*train/malignant"),
+    Fault("isic_binary", "class folder empty", remove_all("test/benign/*"), r"empty class folder: .*test/benign"),
+    Fault("isic_binary", "stray folder", add("train/other/1.jpg"), r"unexpected entry in .*train: .*other; only the class folders"),
+    Fault("isic_binary", "not an image file", add("train/benign/notes.txt"), r"not an image file .*notes.txt"),
+    Fault("isic_binary", "hidden file", add("train/benign/.DS_Store"), RUNS + "hidden files are skipped"),
+    Fault("isic_binary", "image truncated", write(BIN_IMAGE, truncated), r"train/benign/\d+.jpg \(truncated JPEG"),
+    Fault("isic_binary", "PNG bytes under .jpg", write(BIN_IMAGE, as_png), RUNS + "the format is read from the bytes, not the name"),
+    Fault("isic_binary", "class too small for the split", keep_one_malignant, r"class 'malignant' has 1 lesion\(s\): too few for a validation split"),
+    Fault("isic_binary", "path with spaces and non-ASCII", moved_to("bin ärchive"), RUNS + "paths are used as given"),
+    Fault("isic_binary", "data.root empty", emptied, r"folder missing: .*/train \(expected"),
+    # --- ISIC 2018 Task 1 (train.py data=isic2018 model=unet)
+    Fault("isic2018", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic2018", "mask missing", remove(T1_MASK), r"1 mask\(s\) missing: .*_segmentation.png \(for .*\.jpg\)"),
+    Fault("isic2018", "mask of another size", write(T1_MASK, mask_as("PNG", wider)), r"_segmentation.png is 43x30 but its image .* is 40x30"),
+    Fault("isic2018", "mask with other values", write(T1_MASK, mask_as("PNG", grey_values)), r"_segmentation.png has values 0, 128; a mask holds only 0 and 255"),
+    Fault("isic2018", "mask in colour", write(T1_MASK, mask_as("PNG", coloured)), r"_segmentation.png is a colour image"),
+    Fault("isic2018", "mask truncated", write(T1_MASK, truncated), r"1 mask file\(s\) cannot be used: .*_segmentation.png \(truncated PNG"),
+    Fault("isic2018", "image truncated", write(T1_IMAGE, truncated), r"1 image file\(s\) cannot be used: .*\.jpg \(truncated JPEG"),
+    Fault("isic2018", "PNG bytes under .jpg", write(T1_IMAGE, as_png), RUNS + "the format is read from the bytes, not the name"),
+    Fault("isic2018", "ground-truth folder missing", remove("ISIC2018_Task1_Validation_GroundTruth"), r"folder not found: .*ISIC2018_Task1_Validation_GroundTruth"),
+    Fault("isic2018", "data.root empty", emptied, r"folder not found: .*ISIC2018_Task1-2_Training_Input \(.* holds: nothing\)"),
+    # --- PH2 (train.py data=ph2 model=unet)
+    Fault("ph2", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("ph2", "diagnosis table missing", remove("PH2_dataset.txt"), r"neither .*PH2_dataset.txt nor .*PH2_dataset.xlsx found"),
+    Fault("ph2", "diagnosis not 0, 1 or 2", csv_bytes("PH2_dataset.txt", lambda b: b.replace(b"|| 0 ||", b"|| 7 ||", 1)), r"PH2_dataset.txt line \d+: clinical diagnosis '7' of IMD\d+ is not 0, 1 or 2"),
+    Fault("ph2", "case without diagnosis", add("PH2 Dataset images/IMD999/IMD999_Dermoscopic_Image/IMD999.bmp"), r"PH2_dataset.txt has no diagnosis for case folder\(s\) IMD999"),
+    Fault("ph2", "dermoscopic image missing", remove(PH2_IMAGE), r"1 dermoscopic image\(s\) missing: .*IMD001.bmp"),
+    Fault("ph2", "image truncated", write(PH2_IMAGE, truncated), r"IMD001.bmp \(truncated BMP"),
+    Fault("ph2", "mask missing", remove(PH2_MASK), r"1 mask\(s\) missing: .*IMD001_lesion.bmp"),
+    Fault("ph2", "mask of another size", write(PH2_MASK, mask_as("BMP", wider)), r"IMD001_lesion.bmp is 771x560 but its image"),
+    Fault("ph2", "mask with other values", write(PH2_MASK, mask_as("BMP", grey_values)), r"IMD001_lesion.bmp has values 0, 128"),
+    Fault("ph2", "path with spaces and non-ASCII", moved_to("PH2 ünïcode"), RUNS + "paths are used as given"),
+    # --- ISIC 2018 Task 3 (eval.py data=isic2018_task3 with a metadata classifier)
+    Fault("isic2018_task3", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic2018_task3", "ground truth missing", remove_all("*GroundTruth/*.csv"), r"no ISIC 2018 Task 3 ground truth under"),
+    Fault("isic2018_task3", "one-hot column missing", csv_edit(T3_GT, lambda df: df.drop(columns="MEL")), r"GroundTruth.csv: expected the columns image,MEL,NV"),
+    Fault("isic2018_task3", "two diagnoses in a row", csv_edit(T3_GT, one_hot_twice), r"each row needs exactly one 1 .*line 2 \(ISIC_"),
+    Fault("isic2018_task3", "one-hot not a number", csv_edit(T3_GT, cell("MEL", "yes")), r"each row needs exactly one 1 .*line 2 \(ISIC_"),
+    Fault("isic2018_task3", "header only", csv_bytes(T3_GT, lambda b: b.splitlines(keepends=True)[0]), r"GroundTruth.csv has a header but no rows"),
+    Fault("isic2018_task3", "image twice", csv_edit(T3_GT, lambda df: pd.concat([df, df.iloc[:1]])), r"GroundTruth.csv: image listed more than once"),
+    Fault("isic2018_task3", "image missing", remove(T3_IMAGE), r"1 image\(s\) in the ground truth not found .*data.allow_missing=true"),
+    Fault("isic2018_task3", "image missing, allowed", remove(T3_IMAGE), RUNS + "data.allow_missing=true leaves it out with a warning", ["data.allow_missing=true"]),
+    Fault("isic2018_task3", "image truncated", write(T3_IMAGE, truncated), r"\.jpg \(truncated JPEG"),
+    Fault("isic2018_task3", "metadata column missing", csv_edit(T3_META, lambda df: df.drop(columns="sex")), r"ISIC2018_Task3_Test_Metadata.csv \(data.metadata_csv\): missing column\(s\) \['sex'\]"),
+    Fault("isic2018_task3", "metadata age not a number", csv_edit(T3_META, cell("age", "forty")), r"age must be a number .*'forty'"),
+    Fault("isic2018_task3", "metadata age blank", csv_edit(T3_META, cell("age", "")), RUNS + "a blank age is the training mean, flagged"),
+    Fault("isic2018_task3", "Windows line endings and a BOM", csv_bytes(T3_GT, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("isic2018_task3", "data.root is a file", root_is_a_file, r"data.root does not exist or is not a folder"),
+    # --- predict.py on a CSV of images with metadata (a metadata classifier)
+    Fault("predict", "untouched", lambda root: None, RUNS + "the input as written"),
+    Fault("predict", "image column missing", csv_edit("input.csv", lambda df: df.rename(columns={"image": "file"})), r"input.csv: no image or path column"),
+    Fault("predict", "age column missing", csv_edit("input.csv", lambda df: df.drop(columns="age")), r"fuses patient metadata .*gives a CSV without age"),
+    Fault("predict", "age not a number", csv_edit("input.csv", cell("age", "forty")), r"input.csv: age must be a number .*'forty'"),
+    Fault("predict", "age negative", csv_edit("input.csv", cell("age", "-1")), r"input.csv: age must be .*'-1'"),
+    Fault("predict", "age and sex blank", csv_edit("input.csv", lambda df: cell("sex", "")(cell("age", "")(df))), RUNS + "blank cells are encoded as in training"),
+    Fault("predict", "image cell blank", csv_edit("input.csv", cell("image", "", 1)), r"input.csv: blank image on line 3"),
+    Fault("predict", "header only", csv_bytes("input.csv", lambda b: b.splitlines(keepends=True)[0]), r"input.csv has a header but no rows"),
+    Fault("predict", "empty CSV", csv_bytes("input.csv", lambda b: b""), r"input.csv is empty"),
+    Fault("predict", "image missing", remove("images/*.jpg"), r"input.csv: image file\(s\) not found: line 2"),
+    Fault("predict", "image truncated", write("images/*.jpg", truncated), r"\.jpg \(truncated JPEG"),
+    Fault("predict", "PNG bytes under .jpg", write("images/*.jpg", as_png), RUNS + "the format is read from the bytes, not the name"),
+    Fault("predict", "Windows line endings and a BOM", csv_bytes("input.csv", crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("predict", "path with spaces and non-ASCII", moved_to("new ïmages"), RUNS + "paths are used as given"),
+    # --- predict_masks.py on a folder of images (a segmenter)
+    Fault("predict_masks", "untouched", lambda root: None, RUNS + "the input as written"),
+    Fault("predict_masks", "image truncated", write(SEG_IMAGE, truncated), r"\.jpg \(truncated JPEG"),
+    Fault("predict_masks", "text under .png", add("ISIC2018_Task1-2_Training_Input/notes.png", b"hello"), r"notes.png \(not an image"),
+    Fault("predict_masks", "float TIFF under .jpg", write(SEG_IMAGE, float_tiff), r"\.jpg \(unsupported mode 'F'"),
+    Fault("predict_masks", "PNG bytes under .jpg", write(SEG_IMAGE, as_png), RUNS + "the format is read from the bytes, not the name"),
+    Fault("predict_masks", "no images", remove_all(SEG_IMAGE), r"no images \(.*\) in .*Training_Input"),
+    Fault("predict_masks", "input missing", remove("ISIC2018_Task1-2_Training_Input"), r"input does not exist: .*Training_Input"),
+    Fault("predict_masks", "path with spaces and non-ASCII", moved_to("scans ünïcode"), RUNS + "paths are used as given"),
+]
+# fmt: on
+
+
+# ----------------------------------------------------------------------------- fixtures and the test
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """Each target's synthetic data, made on first use, and the two checkpoints the CLIs need (trained by train.py)."""
+    made = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            made[name] = tmp_path_factory.mktemp(name) / "data"
+            TARGETS[name].make(made[name])
+        return made[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def checkpoints(pristine, tmp_path_factory):
+    """best.ckpt of a metadata classifier (HAM10000) and of a U-Net (ISIC 2018), trained one epoch by train.py."""
+    made = {}
+    recipes = {
+        "classifier": ("ham10000", [*GESSERT, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]),
+        "segmenter": ("isic2018", []),
+    }
+
+    def get(kind: str, capsys) -> Path:
+        if kind not in made:
+            layout, extra = recipes[kind]
+            run = tmp_path_factory.mktemp(kind)
+            args = [a for a in TARGETS[layout].args(pristine(layout), None, run) if a != "trainer.fast_dev_run=true"]
+            code, err = run_cli("train.py", [*args, *extra, quoted("hydra.run.dir", run)], capsys)
+            assert code == 0, err
+            made[kind] = run / "checkpoints" / "best.ckpt"
+        return made[kind]
+
+    return get
+
+
+@pytest.mark.parametrize("row", FAULTS, ids=lambda row: f"{row.target}: {row.name}")
+def test_bad_input(row, pristine, checkpoints, tmp_path, monkeypatch, capsys):
+    target = TARGETS[row.target]
+    monkeypatch.chdir(tmp_path)  # data/cache and outputs of the run stay here
+    ckpt = checkpoints(target.needs, capsys) if target.needs else None
+    root = tmp_path / "input"
+    shutil.copytree(pristine(row.target), root)
+    root = row.fault(root) or root
+    run = tmp_path / "run"
+    code, err = run_cli(
+        target.script, [*target.args(root, ckpt, run), *row.overrides, quoted("hydra.run.dir", run)], capsys
+    )
+    assert "Traceback" not in err, err
+    if row.expected.startswith(RUNS):
+        assert code == 0, err
+        listed, written = target.produced(root, run)
+        assert written == listed, f"the input holds {listed} items, the run wrote {written}"
+    else:
+        lines = err.strip().splitlines()
+        assert code == 2 and lines and lines[-1].startswith("error: "), err
+        assert len([line for line in lines if line.startswith("error: ")]) == 1, err
+        assert re.search(row.expected, lines[-1]), f"{lines[-1]!r} does not match {row.expected!r}"
+
+
+def test_every_target_has_faults_and_is_told(capsys):
+    per_target = collections.Counter(row.target for row in FAULTS)
+    with capsys.disabled():
+        print("\nbad-input matrix, faults per layout:", ", ".join(f"{t} {n}" for t, n in per_target.items()))
+    assert set(per_target) == set(TARGETS) and min(per_target.values()) >= 8
+    assert len({(row.target, row.name) for row in FAULTS}) == len(FAULTS), "two rows share a name"
