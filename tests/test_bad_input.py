@@ -419,6 +419,7 @@ FAULTS = [
     Fault("ham10000", "data.root empty", emptied, r"metadata CSV not found: .*HAM10000_metadata.csv \(the folder holds: nothing\)"),
     # --- the benign/malignant folders (train.py data=isic_binary)
     Fault("isic_binary", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic_binary", "test folder missing", remove("test"), r"folder missing: .*/test \(expected .*/\{train,test\}/\{benign,malignant\}/\*.jpg\)"),
     Fault("isic_binary", "class folder missing", remove("train/malignant"), r"folder missing: .*train/malignant"),
     Fault("isic_binary", "class folder empty", remove_all("test/benign/*"), r"empty class folder: .*test/benign"),
     Fault("isic_binary", "stray folder", add("train/other/1.jpg"), r"unexpected entry in .*train: .*other; only the class folders"),

@@ -1,7 +1,8 @@
 """Robustness: unusual image modes, an empty data folder, a NaN loss, no pickled code from checkpoints
 or caches.
 
-Tested next to their code: duplicate image ids (test_ham10000_reader.py), NaN ages (kept, with a
+Bad files and tables through the real CLIs, one fault per row: test_bad_input.py. Tested next to their
+code: duplicate image ids (test_ham10000_reader.py), NaN ages (kept, with a
 missing-age flag: test_datamodule.py), classes with too few lesions for a split or for the folds
 (test_splits.py), a full disk while writing the image cache (test_cache.py).
 """

@@ -101,7 +101,6 @@ class ClassificationDataModule(LesionDataModule):
             table = self.pipeline(table)
         if self.encoder:
             source = self.table_source()
-            self.encoder.require_columns(table, source)
             if self.fit_encoder:
                 self.encoder.fit(table[table["split"] == "train"], source)
             self.meta = self.encoder.transform(table, source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skinlight.data.layouts.files import show
 from skinlight.errors import DataError
 
 SEXES = ("male", "female", "unknown")
@@ -69,8 +70,8 @@ class MetadataEncoder:
         return encoder
 
     @staticmethod
-    def require_columns(df: pd.DataFrame, source: str) -> None:
-        """The encoder's columns are in `df` (read from `source`, for the message); fit/transform check values."""
+    def _require_columns(df: pd.DataFrame, source: str) -> None:
+        """The encoder's columns are in `df` (read from `source`, for the message)."""
         missing = [c for c in META_COLUMNS if c not in df.columns]
         if missing:
             raise DataError(
@@ -80,6 +81,7 @@ class MetadataEncoder:
             )
 
     def fit(self, train: pd.DataFrame, source: str = "the train split") -> MetadataEncoder:
+        self._require_columns(train, source)
         ages = self._ages(train, source).dropna()
         if len(ages):
             self.age_mean = float(ages.mean())
@@ -94,10 +96,10 @@ class MetadataEncoder:
         bad = (age.isna() & df["age"].notna()) | (age < low) | (age > high)
         if bad.any():
             ids = df["image_id"] if "image_id" in df.columns else df.index
-            listed = ", ".join(f"{i}: {v!r}" for i, v in list(zip(ids[bad], df["age"][bad]))[:5])
+            listed = show(f"{i}: {v!r}" for i, v in zip(ids[bad], df["age"][bad]))
             raise DataError(
-                f"{source}: age must be a number of years in {low}..{high} or blank (unknown), "
-                f"got {listed}{' ...' if bad.sum() > 5 else ''} ({bad.sum()} row(s)); fix those cells"
+                f"{source}: age must be a number of years in {low}..{high} or blank (unknown), got {listed}; "
+                "fix those cells"
             )
         return age
 
@@ -112,6 +114,7 @@ class MetadataEncoder:
         return (values.to_numpy()[:, None] == np.array(vocabulary)[None, :]).astype(np.float32)
 
     def transform(self, df: pd.DataFrame, source: str = "the image table") -> np.ndarray:
+        self._require_columns(df, source)
         age = self._ages(df, source)
         scaled = ((age.fillna(self.age_mean) - self.age_mean) / self.age_std).to_numpy(np.float32)
         parts = [

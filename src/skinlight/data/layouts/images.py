@@ -46,41 +46,43 @@ def load_rgb(path: Path, min_size: int | None = None) -> np.ndarray:
         raise DataError(f"cannot decode image {path}: {e}") from e
 
 
-END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}  # what the last bytes of a complete file hold
-SIGNATURES = {b"\xff\xd8": "JPEG", b"\x89PNG": "PNG", b"BM": "BMP"}  # first bytes, for a file PIL cannot open
+SIGNATURES = {b"\xff\xd8": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"BM": "BMP"}  # the first bytes of each format
 TRUNCATED = "truncated {} (cut off before its end): download or copy it again"
 
 
+def _complete(fmt: str, head: bytes, tail: bytes, size: int) -> bool:
+    """A JPEG ends with its end-of-image marker, a PNG with its IEND chunk (writers may pad after them: the
+    last bytes are searched), a BMP is as long as its header says."""
+    if fmt == "BMP":
+        return int.from_bytes(head[2:6], "little") <= size
+    return (b"\xff\xd9" if fmt == "JPEG" else b"IEND") in tail
+
+
 def image_problem(path: Path) -> str | None:
-    """Why `path` cannot be used as an image, from its header and last bytes (no decoding); None if none.
+    """Why `path` cannot be used as an image, from its first and last bytes (no decoding); None if none.
 
     The format is read from the bytes, not the name (a PNG saved as .jpg is read as the PNG it is). Found
-    here: an empty file, a file that is no image, an unsupported pixel mode, a JPEG or PNG cut off before
-    its end marker or a BMP shorter than its header says (a broken download).
+    here: an empty file, a file that is no image, a JPEG, PNG or BMP cut off before its end (a broken
+    download), an unsupported pixel mode (every JPEG, PNG and BMP mode converts; other formats are
+    opened by PIL to read theirs).
     """
     size = path.stat().st_size
     if size == 0:
         return "empty file"
+    with open(path, "rb") as f:
+        head = f.read(16)
+        f.seek(max(size - 64, 0))
+        tail = f.read()
+    fmt = next((name for signature, name in SIGNATURES.items() if head.startswith(signature)), None)
+    if fmt:
+        return None if _complete(fmt, head, tail, size) else TRUNCATED.format(fmt)
     try:
         with Image.open(path) as img:
-            fmt, mode = img.format, img.mode
+            mode = img.mode
     except (OSError, ValueError, SyntaxError) as e:
-        with open(path, "rb") as f:
-            head = f.read(4)
-        fmt = next((name for sig, name in SIGNATURES.items() if head.startswith(sig)), None)
-        return TRUNCATED.format(fmt) if fmt else f"not an image ({e})"
+        return f"not an image ({e})"
     if mode not in CONVERTIBLE_MODES | SIXTEEN_BIT_MODES:
         return f"unsupported mode {mode!r}: save it as 8-bit RGB"
-    if fmt == "BMP":
-        with open(path, "rb") as f:
-            declared = int.from_bytes(f.read(6)[2:], "little")  # the header's file size
-        return TRUNCATED.format(fmt) if declared > size else None
-    marker = END_MARKERS.get(fmt)
-    if marker:
-        with open(path, "rb") as f:
-            f.seek(max(size - 64, 0))  # writers may pad after the end marker: look for it in the last bytes
-            if marker not in f.read():
-                return TRUNCATED.format(fmt)
     return None
 
 
