@@ -67,7 +67,7 @@ def test_metadata_encoder_scales_age_on_train_and_keeps_unknowns():
 
 
 def test_metadata_value_outside_the_vocabulary_names_the_key():
-    enc = MetadataEncoder().fit(pd.DataFrame({"age": [1.0]}))
+    enc = MetadataEncoder().fit(pd.DataFrame({"age": [1.0], "sex": ["male"], "localization": ["back"]}))
     with pytest.raises(DataError, match=r"localization value\(s\) \['elbow'\] are outside data.meta_sites"):
         enc.transform(pd.DataFrame({"age": [1.0], "sex": ["male"], "localization": ["elbow"]}))
 

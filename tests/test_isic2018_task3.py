@@ -124,7 +124,7 @@ def test_reader_names_the_file_and_rows_of_bad_input(task3_root, tmp_path):
     good.to_csv(truth, index=False)
     image = root / "ISIC2018_Task3_Validation_Input" / f"{good.image[0]}.jpg"
     image.write_text("not a JPEG")
-    with pytest.raises(DataError, match=f"not a JPEG: .*{image.name}"):
+    with pytest.raises(DataError, match=rf"{image.name} \(not an image"):
         read_isic2018_task3(root)
     image.unlink()
     with pytest.raises(
@@ -175,7 +175,7 @@ def test_metadata_models_standardise_ages_with_the_encoding_their_checkpoint_hol
         str(task3_root), metadata_csv=META_CSV, image_size=32, num_workers=0, metadata=encoding
     )
     dm.setup("test")
-    ages = dm.table.age[dm.table.split == "test"].to_numpy()
+    ages = pd.to_numeric(dm.table.age[dm.table.split == "test"]).to_numpy()  # the reader keeps text cells
     meta = dm.datasets["test"].meta
     known = ~np.isnan(ages)
     assert known.any() and (~known).any()

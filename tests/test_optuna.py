@@ -35,10 +35,9 @@ def test_submitit_slurm_launcher_follows_the_trainer():
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm
 
 
-@pytest.mark.slow  # ~80 s of CPU: two trainings, reports
-def test_optuna_search_runs_two_trials_and_writes_the_best_parameters(synthetic_root, tmp_path, monkeypatch):
-    sweep_dir = tmp_path / "sweep"
-    monkeypatch.chdir(tmp_path)
+def _search(sweep_dir: Path, synthetic_root: Path, monkeypatch, *overrides: str) -> dict:
+    """`python train.py -m hparams_search=optuna` with two trials (tiny model); optimization_results.yaml."""
+    monkeypatch.chdir(sweep_dir.parent)
     monkeypatch.setattr(
         sys,
         "argv",
@@ -51,17 +50,26 @@ def test_optuna_search_runs_two_trials_and_writes_the_best_parameters(synthetic_
             f"hydra.sweep.dir={sweep_dir}",
             *FAST,
             f"data.root={synthetic_root}",
-            "trainer.max_epochs=1",
-            "callbacks.early_stopping=null",
+            *overrides,
         ],
     )
     spec = importlib.util.spec_from_file_location("__main__", ROOT / "train.py")  # as `python train.py` loads it
-    entry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(entry)
     GlobalHydra.instance().clear()
-    entry.main()
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # runs main() as `python train.py` does
+    return yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
 
-    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+
+def test_optuna_search_tries_out_with_fast_dev_run(synthetic_root, tmp_path, monkeypatch):
+    """No checkpoint score under fast_dev_run: each trial returns the last validation value, none fails."""
+    no_failures = "hydra.sweeper.max_failure_rate=0.0"  # a trial returning None would stop the search
+    results = _search(tmp_path / "sweep", synthetic_root, monkeypatch, "trainer.fast_dev_run=true", no_failures)
+    assert 0.0 <= results["best_value"] <= 1.0
+
+
+@pytest.mark.slow  # ~80 s of CPU: two trainings, reports
+def test_optuna_search_runs_two_trials_and_writes_the_best_parameters(synthetic_root, tmp_path, monkeypatch):
+    sweep_dir = tmp_path / "sweep"
+    results = _search(sweep_dir, synthetic_root, monkeypatch, "trainer.max_epochs=1", "callbacks.early_stopping=null")
     assert set(results["best_params"]) == {"optimizer.lr", "loss", "augmentation"}
     assert 1e-5 <= results["best_params"]["optimizer.lr"] <= 1e-2
     assert 0.0 <= results["best_value"] <= 1.0
