@@ -75,9 +75,8 @@ class MetadataEncoder:
         missing = [c for c in META_COLUMNS if c not in df.columns]
         if missing:
             raise DataError(
-                f"{source} has no {', '.join(missing)} column(s), which patient metadata needs "
-                f"(found {', '.join(map(str, df.columns))}): add them, or train without metadata "
-                "(data.use_metadata=false meta=none)"
+                f"{source} has no {', '.join(missing)} column(s), which patient metadata needs: add them, "
+                "or train without metadata (data.use_metadata=false meta=none)"
             )
 
     def fit(self, train: pd.DataFrame, source: str = "the train split") -> MetadataEncoder:
