@@ -76,6 +76,12 @@ def read_csv_table(path: Path, what: str, required=(), id_columns=()) -> pd.Data
     except (pd.errors.ParserError, csv.Error) as e:
         raise DataError(f"{what} {path} is not a readable CSV: {e}") from None
     df.columns = [str(c).strip() for c in df.columns]
+    return check_table(df, path, what, required, id_columns)
+
+
+def check_table(df: pd.DataFrame, path: Path, what: str, required=(), id_columns=()) -> pd.DataFrame:
+    """read_csv_table's checks of a table read from `path`: rows, the `required` columns present and
+    non-blank, `id_columns` unique."""
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{what} {path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skinlight.data.layouts.files import existing_root, index_images, read_csv_table, show
+from skinlight.data.layouts.files import check_table, existing_root, index_images, read_csv_table, show
 from skinlight.data.layouts.ham10000 import CLASSES, lesion_with_two_labels
 from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
@@ -51,11 +51,11 @@ def _read_labels(csv_path: Path, classes) -> pd.DataFrame:
     """image_id, dx and whatever else the CSV holds, from the one-hot or the HAM10000 form."""
     df = read_csv_table(csv_path, "ground-truth CSV")
     if "image_id" in df.columns and "dx" in df.columns:  # the HAM10000 form
-        rows = read_csv_table(csv_path, "ground-truth CSV", required=("image_id", "dx"))
+        rows = check_table(df, csv_path, "ground-truth CSV", required=("image_id", "dx"))
         if "lesion_id" in rows:
             lesion_with_two_labels(rows.dropna(subset=["lesion_id"]), "dx", csv_path)
     elif "image" in df.columns and set(ONE_HOT) <= set(df.columns):
-        df = read_csv_table(csv_path, "ground-truth CSV", required=("image", *ONE_HOT))
+        df = check_table(df, csv_path, "ground-truth CSV", required=("image", *ONE_HOT))
         one_hot = df[list(ONE_HOT)].apply(pd.to_numeric, errors="coerce").to_numpy(float)  # a non-number fails below
         bad = np.flatnonzero(~((one_hot == 1).sum(1) == 1) | ~np.isin(one_hot, (0, 1)).all(1))
         if len(bad):
