@@ -19,7 +19,7 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from skinlight.data.datasets import LesionImageDataset
-from skinlight.data.layouts.files import read_csv_table
+from skinlight.data.layouts.files import check_table, read_csv_table
 from skinlight.data.layouts.images import check_images
 from skinlight.data.metadata import META_COLUMNS, MetadataEncoder
 from skinlight.data.transforms import build_transform
@@ -43,9 +43,7 @@ def read_input(input_path: str | Path) -> tuple[list[Path], pd.DataFrame | None]
             raise DataError(
                 f"{input_path}: no {' or '.join(PATH_COLUMNS)} column of image files; found {list(table.columns)}"
             )
-        blank = table.index[table[column].isna()]
-        if len(blank):
-            raise DataError(f"{input_path}: blank {column} on {', '.join(f'line {i + 2}' for i in blank[:5])}")
+        check_table(table, input_path, "input CSV", required=(column,))  # no blank image cell
         paths = [p if p.is_absolute() else input_path.parent / p for p in map(Path, table[column])]
         missing = [f"line {i + 2} ({p})" for i, p in enumerate(paths) if not p.is_file()]
         if missing:
