@@ -3,7 +3,7 @@
     <run>/.hydra/config.yaml     resolved config          <run>/split.csv      one row per image
     <run>/.hydra/overrides.yaml  the command's overrides  <run>/metrics.json   final test metrics
     <run>/checkpoints/{best,last}.ckpt                    <run>/report/        figures and tables
-    <run>/run_info.json          seed, command line, package versions, resume point
+    <run>/run_info.json          seed, split protocol, command line, package versions, resume point
 
 A sweep directory (multirun/<date>/<time>/) holds one such run per job (0/, 1/, ...) and
 summary.csv / summary.md. Every module that reads or writes these files goes through RunDir.
@@ -125,10 +125,14 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def write_run_info(path: Path, seed: int, overrides: list[str], resumed_from: str | None) -> dict:
-    """Write `path` (a run's run_info.json) and return its content."""
+def write_run_info(
+    path: Path, seed: int, overrides: list[str], resumed_from: str | None, protocol: dict | None = None
+) -> dict:
+    """Write `path` (a run's run_info.json) and return its content; `protocol`: the split protocol's
+    name and leaks (skinlight.data.protocol)."""
     info = {
         "seed": seed,
+        "protocol": protocol,
         "overrides": overrides,
         "resumed_from": resumed_from,
         "argv": sys.argv,

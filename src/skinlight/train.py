@@ -202,6 +202,15 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     with ddp_launch_environment():
         trainer = build_trainer(cfg)
+        datamodule = build_datamodule(cfg)
+        protocol = datamodule.protocol
+        if protocol.leaks():
+            log.warning(
+                "data.protocol=%s, the paper's own protocol, leaks: %s. Its test score is not comparable "
+                "with honest runs (data.protocol=honest, the default).",
+                protocol.name,
+                "; ".join(protocol.leaks()),
+            )
         if trainer.is_global_zero:
             run_dir.config.parent.mkdir(parents=True, exist_ok=True)  # Hydra saved it unresolved: resolve paths etc.
             OmegaConf.save(cfg, run_dir.config, resolve=True)
@@ -210,8 +219,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
                 cfg.seed,
                 list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
                 ckpt_path,
+                protocol.record(),
             )
-        datamodule = build_datamodule(cfg)
         datamodule.prepare_data()
         datamodule.setup("fit")
         if trainer.is_global_zero:

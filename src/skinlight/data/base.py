@@ -18,11 +18,13 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from skinlight.data.protocol import TEST_IMAGES, Protocol, one_image_per_test_lesion
 from skinlight.data.splits import assign_splits
 from skinlight.data.transforms import build_transform, resize_step, seed_worker_transform
+from skinlight.errors import ConfigError
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test")  # split.csv may also hold "unused" (data.test_images=one_per_lesion)
 SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
 
 
@@ -31,7 +33,8 @@ class LesionDataModule(L.LightningDataModule):
 
     `TASK` names the LightningModule family this data feeds ("classification" or "segmentation");
     train.py checks it against the model's. `augmentation` (albumentations transforms) applies to
-    the train split only.
+    the train split only, `preprocess` (the same kind) to every split. `protocol` / `published`: the split protocol (skinlight.data.protocol);
+    `test_images="one_per_lesion"` keeps one image of each test lesion.
     """
 
     TASK = ""
@@ -51,6 +54,10 @@ class LesionDataModule(L.LightningDataModule):
         fold: int = 0,
         split_seed: int = 0,
         augmentation=(),
+        preprocess=(),
+        protocol: str = "honest",
+        published: dict | None = None,
+        test_images: str = "all",
     ):
         super().__init__()
         self.root, self.classes, self.image_size = Path(root), tuple(classes), image_size
@@ -59,7 +66,11 @@ class LesionDataModule(L.LightningDataModule):
         self.split_args = dict(
             test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds, fold=fold, seed=split_seed
         )
-        self.augmentation = list(augmentation or ())
+        self.augmentation, self.preprocess = list(augmentation or ()), list(preprocess or ())
+        self.protocol = Protocol.from_config(protocol, published)
+        if test_images not in TEST_IMAGES:
+            raise ConfigError(f"data.test_images={test_images!r}: choose one of {list(TEST_IMAGES)}")
+        self.test_images = test_images
         self.table: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
 
@@ -85,10 +96,16 @@ class LesionDataModule(L.LightningDataModule):
     def split_table(self, table: pd.DataFrame) -> pd.DataFrame:
         """Add `split` and `fold`. A layout that fixes the validation split (official folders) keeps its
         splits; otherwise the lesion-grouped, class-stratified split of skinlight.data.splits (a given
-        test split is kept, train/val drawn from the rest)."""
+        test split is kept, train/val drawn from the rest), under the split protocol; then the test
+        images option."""
         if "split" in table and table["split"].eq("val").any():
-            return table.assign(fold=pd.array([pd.NA] * len(table), dtype="Int64"))
-        return assign_splits(table, self.classes, **self.split_args)
+            table = table.assign(fold=pd.array([pd.NA] * len(table), dtype="Int64"))
+        else:
+            regrouped = self.protocol.regroup(table, self.classes)
+            table = self.protocol.restore(assign_splits(regrouped, self.classes, **self.split_args))
+        if self.test_images == "one_per_lesion":
+            table = one_image_per_test_lesion(table, self.split_args["seed"])
+        return table
 
     def setup(self, stage: str | None = None) -> None:
         if self.table is not None:
@@ -101,8 +118,10 @@ class LesionDataModule(L.LightningDataModule):
                 self.augmentation if split == "train" else (),
                 seed=torch.initial_seed(),
                 policy=self.resize,
+                preprocess=self.preprocess,
             )
-            self.datasets[split] = self.make_dataset(self.table[self.table["split"] == split], transform)
+            rows = "test" if split == "val" and self.protocol.select_on == "test" else split
+            self.datasets[split] = self.make_dataset(self.table[self.table["split"] == rows], transform)
         log.info("split %s", self.describe())
 
     def describe(self) -> str:
@@ -110,7 +129,7 @@ class LesionDataModule(L.LightningDataModule):
         g = self.table.groupby("split")
         return ", ".join(
             f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
-            for s in SPLITS
+            for s in (*SPLITS, "unused")
             if s in g.groups
         )
 

@@ -123,7 +123,9 @@ class ClassificationDataModule(LesionDataModule):
         if self.table is not None:
             return
         super().setup(stage)
-        if self.sampler:
+        if self.sampler and self.protocol.duplicate:
+            log.info("train sampler not used: data.published.duplicate_before_split made the copies")
+        elif self.sampler:
             self.train_sampler = self.sampler(self.datasets["train"].labels, self.classes)
             log.info("train sampler %s: %d draws per epoch", type(self.train_sampler).__name__, len(self.train_sampler))
 
@@ -159,7 +161,8 @@ class ISICBinaryDataModule(ClassificationDataModule):
     With `test_fraction=None` the test folder is the test split and the train folder is split
     into train/val (or k folds), stratified by class; with a number, both folders are pooled and
     split as HAM10000 is (test_fraction to test, then val_fraction of the rest to val). The
-    layout has no lesion ids (each image is its own group) and no metadata.
+    layout has no lesion ids (each image is its own group) and no metadata. It is the binary task
+    as it is (`task="binary"`, the only value): the folders are the labels, no dx values to relabel.
     """
 
     has_lesion_ids = False
@@ -168,13 +171,22 @@ class ISICBinaryDataModule(ClassificationDataModule):
         self,
         root: str,
         classes=BINARY_CLASSES,
+        task: str = "binary",
         use_metadata: bool = False,
         test_fraction: float | None = None,
         **kwargs,
     ):
+        if task != "binary":
+            raise ConfigError(
+                f"data.task={task!r}: data=isic_binary is the binary task of its folders {list(classes)}; "
+                "set data.task=binary"
+            )
         if use_metadata:
             raise ConfigError("data=isic_binary has no patient metadata: set data.use_metadata=false (and meta=none)")
-        super().__init__(root, classes=classes, use_metadata=False, test_fraction=test_fraction, **kwargs)
+        # "multiclass" for the parent: the class folders are the labels as they are (nothing relabelled)
+        super().__init__(
+            root, classes=classes, task="multiclass", use_metadata=False, test_fraction=test_fraction, **kwargs
+        )
         self.pool_folders = test_fraction is not None
 
     def read_table(self) -> pd.DataFrame:

@@ -1,12 +1,16 @@
-"""The albumentations pipeline of every dataset: resize, augmentations (train only), to a float tensor.
+"""The albumentations pipeline of every dataset: resize, preprocessing (every split), augmentations (train
+only), to a float tensor.
 
-Images leave the pipeline as float tensors (3, S, S) in [0, 1]; normalisation belongs to the model,
-which knows the statistics its weights expect (and records them in its checkpoint).
+Preprocessing (`preprocess=` group, e.g. hair removal) runs on every split and at inference alike: a model
+records its steps as plain configs (`preprocessing()` rebuilds them). Images leave the pipeline as float
+tensors (3, S, S) in [0, 1]; normalisation belongs to the model, which knows the statistics its weights
+expect (and records them in its checkpoint).
 """
 
 from __future__ import annotations
 
 import albumentations as A
+from hydra.utils import instantiate
 from torch.utils.data import get_worker_info
 
 from skinlight.errors import ConfigError
@@ -22,14 +26,20 @@ def resize_step(image_size: int, policy: str = "squash") -> A.BasicTransform:
     return A.Resize(image_size, image_size)
 
 
-def build_transform(image_size: int, augmentation=(), seed: int | None = None, policy: str = "squash") -> A.Compose:
-    """Resize (`policy`), the given augmentations (train only), scale to [0, 1], to tensor.
+def build_transform(
+    image_size: int, augmentation=(), seed: int | None = None, policy: str = "squash", preprocess=()
+) -> A.Compose:
+    """Resize (`policy`), the preprocessing steps, the given augmentations (train only), scale to [0, 1], to tensor.
 
     albumentations 2.x draws from the Compose's own generator (`seed`), not from the global seeds.
     """
-    return A.Compose(
-        [resize_step(image_size, policy), *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()], seed=seed
-    )
+    steps = [resize_step(image_size, policy), *preprocess, *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()]
+    return A.Compose(steps, seed=seed)
+
+
+def preprocessing(configs) -> list[A.BasicTransform]:
+    """The preprocessing steps a model recorded (plain `_target_` configs; None: none)."""
+    return [instantiate(config) for config in configs or ()]
 
 
 def seed_worker_transform(worker_id: int) -> None:

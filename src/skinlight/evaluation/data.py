@@ -20,9 +20,12 @@ from skinlight.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # Fixed by the model whatever the dataset: its input and its classes.
-MODEL_KEYS = ("image_size", "resize", "classes", "task", "malignant", "meta_sexes", "meta_sites")
+MODEL_KEYS = ("image_size", "resize", "preprocess", "classes", "task", "malignant", "meta_sexes", "meta_sites")
 # Fixed on the training dataset: they define its split (another value would test on training images).
 SPLIT_KEYS = (
+    "protocol",
+    "published",
+    "test_images",
     "test_fraction",
     "val_fraction",
     "num_folds",

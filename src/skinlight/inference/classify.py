@@ -22,7 +22,7 @@ from skinlight.data.datasets import LesionImageDataset
 from skinlight.data.layouts.files import check_table, read_csv_table
 from skinlight.data.layouts.images import check_images
 from skinlight.data.metadata import META_COLUMNS, MetadataEncoder
-from skinlight.data.transforms import build_transform
+from skinlight.data.transforms import build_transform, preprocessing
 from skinlight.devices import device_of
 from skinlight.errors import ConfigError, DataError
 from skinlight.inference.ensemble import load_classifier
@@ -95,7 +95,7 @@ def predict(
     paths, table = read_input(input)
     meta = encode_metadata(model, ckpt_path, input, table)
     hp = model.hparams
-    transform = build_transform(hp.image_size, policy=hp.resize)
+    transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
     dataset = LesionImageDataset(paths, [0] * len(paths), transform, meta=meta, decode_size=hp.image_size)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
     probs = predict_probs(model, loader, check_views(views)).mean(0)

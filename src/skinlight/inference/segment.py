@@ -20,7 +20,7 @@ from PIL import Image
 from skinlight.checkpoints import load_checkpoint
 from skinlight.data.layouts.files import IMAGE_SUFFIXES, MASK_SUFFIX
 from skinlight.data.layouts.images import check_images, load_rgb
-from skinlight.data.transforms import build_transform
+from skinlight.data.transforms import build_transform, preprocessing
 from skinlight.devices import device_of
 from skinlight.errors import DataError
 from skinlight.models.segmenter import Segmenter
@@ -36,7 +36,7 @@ def predict_masks(
     """Boolean masks of RGB uint8 images, each at its image's (h, w) or at `sizes[i]`: the model runs at
     its input size, its probabilities are resized back, then thresholded."""
     hp = model.hparams
-    transform = build_transform(hp.image_size, policy=hp.resize)
+    transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
     training, masks = model.training, []
     model.eval()
     for start in range(0, len(images), batch_size):

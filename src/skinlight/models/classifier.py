@@ -76,6 +76,7 @@ class Classifier(LesionModule):
         metadata: dict | None = None,
         image_size: int = 224,
         resize: str = "squash",
+        preprocess: list[dict] | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         data: dict | None = None,

@@ -117,6 +117,7 @@ class Segmenter(LesionModule):
         threshold: float = 0.5,
         image_size: int = 256,
         resize: str = "squash",
+        preprocess: list[dict] | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         data: dict | None = None,
