@@ -5,11 +5,12 @@ import json
 import pandas as pd
 import pytest
 import yaml
+from conftest import user_error
 
 from skinlight.data.classification import HAM10000DataModule
 from skinlight.errors import DataError
 from skinlight.evaluation import baselines
-from skinlight.evaluation.summary import summarize
+from skinlight.evaluation.summary import main, summarize
 
 
 def _job(sweep, num, overrides, metrics=None):
@@ -52,3 +53,17 @@ def test_baselines_on_a_run_directory(tmp_path, synthetic_root, capsys):
 def test_baselines_refuse_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(DataError, match="split.csv not found: .* is not a finished training run directory"):
         baselines.run_baselines(tmp_path)
+
+
+def test_summary_per_class_columns(tmp_path, capsys):
+    """--per-class recall,f1: one column per class and metric, as the papers' per-class tables."""
+    per_class = {"recall_mel": 0.4, "recall_nv": 0.9, "recall_macro": 0.65}
+    per_class.update({"f1_mel": 0.3, "f1_nv": 0.8, "f1_macro": 0.55})
+    _job(tmp_path, 0, ["loss=ce"], {"balanced_acc": 0.65, **per_class})
+    _job(tmp_path, 1, ["loss=focal"], {"balanced_acc": 0.7, **{k: v + 0.05 for k, v in per_class.items()}})
+    main([str(tmp_path), "--per-class", "recall,f1"])
+    table = pd.read_csv(tmp_path / "summary.csv")
+    classwise = ["recall_mel", "recall_nv", "f1_mel", "f1_nv"]  # the macro averages stay in their own columns
+    assert table.columns.tolist() == ["job", "loss", "status", "balanced_acc", "recall_macro", "f1_macro", *classwise]
+    assert table["recall_mel"].tolist() == pytest.approx([0.4, 0.45]) and "recall_mel |" in capsys.readouterr().out
+    assert "choose among" in user_error(capsys, main, [str(tmp_path), "--per-class", "sensitivity"])

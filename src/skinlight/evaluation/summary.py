@@ -1,7 +1,9 @@
 """summary.csv / summary.md of a sweep directory: one row per job, its overrides and test metrics.
 
 Rebuilt after every job (a Hydra callback), so the table is there while the sweep runs and
-after a job fails: a job without metrics.json is listed with status "no metrics".
+after a job fails: a job without metrics.json is listed with status "no metrics". Per-class
+columns on request (`per_class`: e.g. recall, precision -> recall_mel, ..., precision_nv), as the
+papers' per-class tables.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hydra.types import RunMode
 from skinlight.errors import ConfigError, DataError, exit_on_user_error
 from skinlight.metrics.classification import TABLE_METRICS
 from skinlight.metrics.segmentation import SCORES
+from skinlight.reports.classification import PER_CLASS_METRICS
 from skinlight.rundir import RunDir, sweep_jobs
 
 log = logging.getLogger(__name__)
@@ -24,30 +27,45 @@ log = logging.getLogger(__name__)
 HEADLINE_METRICS = ("balanced_acc", *TABLE_METRICS[:-1], "ece", *SCORES)
 
 
-def _job_row(job: RunDir) -> dict:
+def _job_row(job: RunDir, per_class=()) -> dict:
     row = {"job": job.name, **job.read_overrides()}
     metrics = job.read_metrics()
     if metrics is not None:
         row["status"] = "ok"
         row.update({m: metrics[f"test/{m}"] for m in HEADLINE_METRICS if f"test/{m}" in metrics})
+        for m in per_class:  # metrics.json order: the classes in the model's order
+            row.update(
+                {
+                    k[len("test/") :]: v
+                    for k, v in metrics.items()
+                    if k.startswith(f"test/{m}_") and k != f"test/{m}_macro"
+                }
+            )
     else:
         row["status"] = "no metrics"
     return row
 
 
-def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None) -> pd.DataFrame:
+def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None, per_class=()) -> pd.DataFrame:
     """Write summary.csv and summary.md for the jobs under `sweep_dir`; return the table.
 
     Override columns are the keys whose value differs between jobs (all keys for a single job);
     `metrics` picks the metric columns (default: every headline metric found), `sort` a metric to
-    order the jobs by, highest first (jobs without it last).
+    order the jobs by, highest first (jobs without it last); `per_class` adds `<metric>_<class>`
+    columns for those of PER_CLASS_METRICS.
     """
+    unknown = [m for m in per_class if m not in PER_CLASS_METRICS]
+    if unknown:
+        raise ConfigError(f"--per-class {','.join(unknown)}: choose among {','.join(PER_CLASS_METRICS)}")
     sweep_dir = Path(sweep_dir)
     jobs = sweep_jobs(sweep_dir)
-    table = pd.DataFrame([_job_row(job) for job in jobs])
+    table = pd.DataFrame([_job_row(job, per_class) for job in jobs])
     if table.empty:
         return table
-    found = [m for m in HEADLINE_METRICS if m in table]
+    classwise = [
+        c for c in table.columns if c not in HEADLINE_METRICS and any(c.startswith(f"{m}_") for m in per_class)
+    ]
+    found = [m for m in HEADLINE_METRICS if m in table] + classwise
     keys = [c for c in table.columns if c not in ("job", "status", *found)]
     varying = [k for k in keys if len(jobs) == 1 or table[k].astype(str).nunique() > 1]
     chosen = [m for m in (metrics or found) if m in table]
@@ -75,7 +93,7 @@ class SweepSummaryCallback(Callback):
 
 
 def main(argv=None) -> None:
-    """`skinlight-summary SWEEP_DIR [--sort METRIC] [--metrics M ...]`."""
+    """`skinlight-summary SWEEP_DIR [--sort METRIC] [--metrics M ...] [--per-class recall,precision,...]`."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -90,12 +108,19 @@ def main(argv=None) -> None:
         choices=HEADLINE_METRICS,
         help=f"metric columns to keep (default: all found among {', '.join(HEADLINE_METRICS)})",
     )
+    parser.add_argument(
+        "--per-class",
+        metavar="M,M",
+        default="",
+        help=f"add one column per class for each of these metrics ({','.join(PER_CLASS_METRICS)})",
+    )
     args = parser.parse_args(argv)
     with exit_on_user_error():
         if not args.sweep_dir.is_dir():
             raise DataError(f"{args.sweep_dir} is not a directory")
         try:
-            table = summarize(args.sweep_dir, sort=args.sort, metrics=args.metrics)
+            per_class = [m.strip() for m in args.per_class.split(",") if m.strip()]
+            table = summarize(args.sweep_dir, sort=args.sort, metrics=args.metrics, per_class=per_class)
         except ValueError as e:  # summarize's refusal of a --sort metric that no job has
             raise ConfigError(f"--sort: {e}") from None
         if table.empty:
