@@ -80,6 +80,17 @@ def test_eval_reproduces_the_training_test_metrics(trained, synthetic_root, tmp_
     assert per_class["recall"].notna().all()
 
 
+def test_eval_on_the_train_split_is_the_training_images_without_augmentation(trained, synthetic_root, tmp_path):
+    """split=train (the papers' training accuracy): every train image once, in split.csv order, deterministic."""
+    ckpt = f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}"
+    _, metrics = _eval(tmp_path / "a", synthetic_root, ckpt, "split=train")
+    _, again = _eval(tmp_path / "b", synthetic_root, ckpt, "split=train")
+    assert 0 <= metrics["train/balanced_acc"] <= 1 and metrics == again
+    split = pd.read_csv(trained / "split.csv")
+    predictions = pd.read_csv(tmp_path / "a" / "predictions.csv")
+    assert predictions.image_id.tolist() == split.image_id[split.split == "train"].tolist()
+
+
 def test_ensemble_of_a_sweep_with_tta_gives_the_table_vii_rows(trained, synthetic_root, tmp_path):
     sweep = tmp_path / "sweep"
     for job, ckpt in enumerate(("best", "last")):  # two members: the best and the last weights

@@ -11,6 +11,7 @@ import torch
 
 from skinlight.checkpoints import load_checkpoint
 from skinlight.errors import SkinlightError
+from skinlight.reports.curves import epoch_table
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,12 @@ def test_run_writes_the_run_directory_contract(make_cfg):
     assert per_class["recall"].tolist() == pytest.approx([saved[f"test/recall_{c}"] for c in classes])
     for png in ("confusion_matrix.png", "roc.png"):
         assert (run_dir / "report" / png).read_bytes()[:4] == b"\x89PNG"
-    assert (run_dir / "logs" / "metrics.csv").exists()
+    epochs = epoch_table(run_dir / "logs" / "metrics.csv")  # the learning curves' values: 2 epochs, train and val
+    assert (
+        len(epochs) == 2
+        and epochs[["train/loss", "val/loss", "train/balanced_acc", "val/balanced_acc"]].notna().all().all()
+    )
+    assert (run_dir / "report" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
     for name in ("best.ckpt", "last.ckpt"):
         ckpt = torch.load(run_dir / "checkpoints" / name, map_location="cpu", weights_only=True)

@@ -3,6 +3,7 @@
     <run>/.hydra/config.yaml     resolved config          <run>/split.csv      one row per image
     <run>/.hydra/overrides.yaml  the command's overrides  <run>/metrics.json   final test metrics
     <run>/checkpoints/{best,last}.ckpt                    <run>/report/        figures and tables
+    <run>/logs/metrics.csv       per-epoch values (CSV logger)
     <run>/run_info.json          seed, split protocol, command line, package versions, resume point
 
 A sweep directory (multirun/<date>/<time>/) holds one such run per job (0/, 1/, ...) and
@@ -57,6 +58,11 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.path / "report"
+
+    @property
+    def logged_metrics(self) -> Path:
+        """The CSV logger's per-epoch values (logs/metrics.csv)."""
+        return self.path / "logs" / "metrics.csv"
 
     @property
     def run_info(self) -> Path:

@@ -28,6 +28,7 @@ from skinlight.callbacks import ChannelsLast
 from skinlight.errors import ConfigError, SkinlightError
 from skinlight.loggers import finish_loggers
 from skinlight.reports.classification import write_classification_report
+from skinlight.reports.curves import plot_learning_curves
 from skinlight.reports.segmentation import write_segmentation_report
 from skinlight.rundir import RunDir, write_run_info
 
@@ -242,6 +243,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     if trainer.is_global_zero:
         run_dir.write_metrics(metrics)
         write_report(task, run_dir.report, model, datamodule, metrics)
+        plot_learning_curves(run_dir.logged_metrics, run_dir.report / "learning_curves.png")
         log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
     if cfg.get("optimized_metric"):
         name = cfg.optimized_metric

@@ -33,8 +33,8 @@ class LesionDataModule(L.LightningDataModule):
 
     `TASK` names the LightningModule family this data feeds ("classification" or "segmentation");
     train.py checks it against the model's. `augmentation` (albumentations transforms) applies to
-    the train split only, `preprocess` (the same kind) to every split. `protocol` / `published`: the split protocol (skinlight.data.protocol);
-    `test_images="one_per_lesion"` keeps one image of each test lesion.
+    the train split only, `preprocess` (the same kind) to every split. `protocol` / `published`: the split
+    protocol (skinlight.data.protocol); `test_images="one_per_lesion"` keeps one image of each test lesion.
     """
 
     TASK = ""
@@ -172,6 +172,10 @@ class LesionDataModule(L.LightningDataModule):
             pin_memory=torch.cuda.is_available(),
             drop_last=False,
         )
+
+    def split_dataloader(self, split: str) -> DataLoader:
+        """The images of `split` in table order, unshuffled and unresampled (evaluation, e.g. of the train split)."""
+        return self._loader(split, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

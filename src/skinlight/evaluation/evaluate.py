@@ -28,7 +28,7 @@ from skinlight.reports.classification import write_classification_report
 from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
-SPLITS = ("test", "val")
+SPLITS = ("test", "val", "train")  # train: the training images without augmentation (the papers' training accuracy)
 
 
 def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, prefix: str) -> dict[str, float]:
@@ -58,7 +58,7 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
                 "ensemble's members must share the split (e.g. folds of one k-fold split, split=test)"
             )
         rows = member_rows
-        loader = getattr(datamodule, f"{cfg.split}_dataloader")()
+        loader = datamodule.split_dataloader(cfg.split)
         probs.append(predict_probs(model, loader, views, description=name))
         log.info("%s: %s", name, ckpt)
     probs = torch.stack(probs)  # (members, views, N, C)

@@ -10,6 +10,7 @@ import torch
 from hydra.utils import instantiate
 from timm.models import create_feature_extractor
 from torch import Tensor, nn
+from torchmetrics.classification import MulticlassRecall
 
 from skinlight.distributed import gather_in_order
 from skinlight.errors import ConfigError
@@ -92,6 +93,7 @@ class Classifier(LesionModule):
         self.fusion = instantiate(meta, image_features=self.head.out_features, meta_dim=meta_dim) if meta else None
         self.classifier = nn.Linear((self.head if self.fusion is None else self.fusion).out_features, len(class_names))
         self.criterion = instantiate(loss, class_counts=class_counts)
+        self.train_balanced_acc = MulticlassRecall(len(class_names), average="macro")  # for the learning curves
         self.val_metrics = classification_metrics(class_names, "val/")
         self.test_metrics = classification_metrics(class_names, "test/")
         self.test_outputs: dict[str, Tensor] = {}
@@ -125,8 +127,10 @@ class Classifier(LesionModule):
         return logits, self.criterion(logits, batch["label"])
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        _, loss = self._step(batch)
+        logits, loss = self._step(batch)
         self.log_loss("train", loss, len(batch["label"]))
+        self.train_balanced_acc(logits.detach(), batch["label"])  # on augmented (or resampled) batches
+        self.log("train/balanced_acc", self.train_balanced_acc, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
