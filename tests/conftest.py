@@ -35,11 +35,12 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def compose_cfg(tmp_path):
-    """compose(train.yaml + overrides) with data.root set and the run directory at tmp_path/run, as train.py would."""
+    """compose(train.yaml + overrides) with data.root set and the run directory at `run_dir` (default
+    tmp_path/run), as train.py would."""
 
-    def _compose(overrides: list[str], data_root: Path) -> DictConfig:
-        run_dir = tmp_path / "run"
-        run_dir.mkdir(exist_ok=True)
+    def _compose(overrides: list[str], data_root: Path, run_dir: Path | None = None) -> DictConfig:
+        run_dir = run_dir or tmp_path / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
             cfg = compose("train", overrides=overrides, return_hydra_config=True)
         with open_dict(cfg):

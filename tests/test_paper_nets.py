@@ -7,35 +7,19 @@ import torch
 from skinlight.errors import ConfigError
 from skinlight.models.backbones import create_backbone, normalization
 
-NETS = [("albawi_cnn", 224, 2, 256), ("albawi_mlp", 224, 2, 32), ("deepconvnet", 28, 7, 32)]
+NETS = [("albawi_cnn", 224, 2, 64), ("albawi_mlp", 224, 2, 32), ("deepconvnet", 28, 7, 32)]
 
 
 @pytest.mark.parametrize("name, size, classes, features", NETS)
 def test_whole_network_and_backbone_at_the_paper_size(name, size, classes, features):
     assert timm.is_model(name) and timm.get_pretrained_cfg(name).input_size == (3, size, size)
-    full = timm.create_model(name)  # the paper's network, output layer included
-    assert full(torch.randn(2, 3, size, size)).shape == (2, classes)
-    backbone = create_backbone(name, img_size=size)  # what backbone=<name> builds: no output layer
-    assert backbone.num_features == features
-    assert backbone.forward_features(torch.randn(2, 3, size, size)).shape == (2, features, 1, 1)
+    with torch.device("meta"):  # shapes only, nothing allocated (albawi_mlp has 311 M parameters)
+        full = timm.create_model(name)  # the paper's network, output layer included
+        assert full(torch.randn(2, 3, size, size)).shape == (2, classes)
+        backbone = create_backbone(name, img_size=size)  # what backbone=<name> builds: no output layer
+        assert backbone.num_features == features
+        assert backbone.forward_features(torch.randn(2, 3, size, size)).shape == (2, features, 1, 1)
     assert normalization(name) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # inputs scaled to [0, 1]
-
-
-def test_deepconvnet_layers():
-    net = timm.create_model("deepconvnet", num_classes=7)
-    convs = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    dense = [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)]
-    pools = [m for m in net.modules() if isinstance(m, torch.nn.MaxPool2d)]
-    assert convs == [16, 32, 64, 128] and len(pools) == 4 and dense == [64, 32, 7]
-
-
-def test_albawi_layer_counts():
-    """15 and 9 layers counted Keras-style (activations belong to their layer)."""
-
-    def count(net):
-        return sum(not isinstance(m, torch.nn.ReLU) for m in net.trunk) + 1  # + the output layer
-
-    assert count(timm.create_model("albawi_cnn")) == 15 and count(timm.create_model("albawi_mlp")) == 9
 
 
 def test_input_too_small_is_one_clear_error():
@@ -43,7 +27,7 @@ def test_input_too_small_is_one_clear_error():
         create_backbone("deepconvnet", img_size=8)
 
 
-@pytest.mark.parametrize("name, size", [("deepconvnet", 28), ("albawi_cnn", 64), ("albawi_mlp", 32)])
+@pytest.mark.parametrize("name, size", [("deepconvnet", 28), ("albawi_cnn", 32), ("albawi_mlp", 16)])
 def test_trainable_from_scratch(name, size):
     """Gradients reach every layer, and a few Adam steps fit a small batch (bright images = class 1)."""
     torch.manual_seed(0)

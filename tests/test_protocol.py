@@ -82,6 +82,16 @@ def test_one_image_per_test_lesion():
     assert out.loc[df["split"] != "test", "split"].equals(df.loc[df["split"] != "test", "split"])
 
 
+def test_test_siblings_are_trained_on_in_le2020s_protocol():
+    df = assign_splits(table(), CLASSES, seed=0)
+    out = one_image_per_test_lesion(df, seed=0, siblings="train")
+    unused = one_image_per_test_lesion(df, seed=0)["split"] == "unused"
+    assert unused.any() and (out.loc[unused, "split"] == "train").all()
+    assert Protocol.from_config("published", {"test_siblings": "train"}).leaks() == [
+        "the untested images of each test lesion are trained on"
+    ]
+
+
 def test_published_run_warns_and_records_its_leaks(make_cfg, caplog):
     cfg = make_cfg(
         "data.protocol=published",

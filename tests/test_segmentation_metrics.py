@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from torchmetrics.segmentation import MeanIoU
 
 from skinlight.errors import ConfigError
 from skinlight.losses.segmentation import WeightedSum
@@ -45,6 +46,25 @@ def test_per_image_scores_on_hand_made_masks():
     means = metric.compute()
     assert means["thresholded_jaccard"].item() == pytest.approx(1.8 / 3)
     assert means["dice"].item() == pytest.approx((80 / 90 + 0.4 + 1) / 3)
+
+
+def test_miou_with_background_on_two_hand_made_masks():
+    """The IoU "averaged with the background class" (Elgohary et al.'s): per image the mean of the
+    lesion's IoU and the background's, tn / (tn + fp + fn); the same as torchmetrics' MeanIoU over
+    the two classes when both are present in each image."""
+    pred, truth = _masks()
+    metric = SegmentationScores()
+    metric.update(pred[:2], truth[:2])
+    per_image = metric.per_image()["miou_with_background"].tolist()
+    # 0: lesion 40/50, background 50/60; 1: lesion 20/80, background 20/80
+    assert per_image == pytest.approx([(0.8 + 50 / 60) / 2, 0.25])
+    assert metric.compute()["miou_with_background"].item() == pytest.approx(((0.8 + 50 / 60) / 2 + 0.25) / 2)
+    reference = MeanIoU(num_classes=2, include_background=True, input_format="index")
+    reference.update((pred[:2, 0] >= 0.5).long(), truth[:2, 0].long())
+    assert reference.compute().item() == pytest.approx(metric.compute()["miou_with_background"].item())
+    # an image with nothing to find and nothing found: both IoUs 1
+    metric.update(pred[2:], truth[2:])
+    assert metric.per_image()["miou_with_background"][2].item() == 1.0
 
 
 def _loss(name: str, *overrides: str):

@@ -70,6 +70,8 @@ class LesionDataModule(L.LightningDataModule):
         self.protocol = Protocol.from_config(protocol, published)
         if test_images not in TEST_IMAGES:
             raise ConfigError(f"data.test_images={test_images!r}: choose one of {list(TEST_IMAGES)}")
+        if self.protocol.test_siblings == "train" and test_images != "one_per_lesion":
+            raise ConfigError("data.published.test_siblings=train needs data.test_images=one_per_lesion")
         self.test_images = test_images
         self.table: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
@@ -104,7 +106,7 @@ class LesionDataModule(L.LightningDataModule):
             regrouped = self.protocol.regroup(table, self.classes)
             table = self.protocol.restore(assign_splits(regrouped, self.classes, **self.split_args))
         if self.test_images == "one_per_lesion":
-            table = one_image_per_test_lesion(table, self.split_args["seed"])
+            table = one_image_per_test_lesion(table, self.split_args["seed"], self.protocol.test_siblings)
         return table
 
     def setup(self, stage: str | None = None) -> None:

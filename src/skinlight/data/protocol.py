@@ -10,6 +10,8 @@ selects the model on the validation split. `data.protocol=published` applies the
                                    duplicate again
     select_on: test               best checkpoint, early stopping and LR schedule read the test split
                                    (the validation part is trained on)
+    test_siblings: train          with data.test_images=one_per_lesion: the untested images of the test
+                                   lesions are trained on (Le et al.), instead of left unused
 
 Each active key is a leak; `leaks()` says what each lets through, for the start-up warning and
 run_info.json.
@@ -25,7 +27,12 @@ import pandas as pd
 from skinlight.errors import ConfigError
 
 PROTOCOLS = ("honest", "published")
-PUBLISHED_KEYS = {"split_by": ("lesion", "image"), "duplicate_before_split": None, "select_on": ("val", "test")}
+PUBLISHED_KEYS = {
+    "split_by": ("lesion", "image"),
+    "duplicate_before_split": None,
+    "select_on": ("val", "test"),
+    "test_siblings": ("unused", "train"),
+}
 TEST_IMAGES = ("all", "one_per_lesion")
 
 
@@ -37,6 +44,7 @@ class Protocol:
     split_by: str = "lesion"
     duplicate: Mapping[str, int] = field(default_factory=dict)
     select_on: str = "val"
+    test_siblings: str = "unused"
 
     @classmethod
     def from_config(cls, protocol: str = "honest", published: Mapping | None = None) -> Protocol:
@@ -67,6 +75,7 @@ class Protocol:
             published.get("split_by", "lesion"),
             dict(duplicate),
             published.get("select_on", "val"),
+            published.get("test_siblings", "unused"),
         )
 
     def leaks(self) -> list[str]:
@@ -78,6 +87,8 @@ class Protocol:
             found.append("images are duplicated before the split: copies of one image are in train and test")
         if self.select_on == "test":
             found.append("the best checkpoint, early stopping and LR schedule are chosen on the test split")
+        if self.test_siblings == "train":
+            found.append("the untested images of each test lesion are trained on")
         return found
 
     def record(self) -> dict:
@@ -113,11 +124,12 @@ class Protocol:
         return table.drop(columns="copy", errors="ignore")
 
 
-def one_image_per_test_lesion(table: pd.DataFrame, seed: int) -> pd.DataFrame:
+def one_image_per_test_lesion(table: pd.DataFrame, seed: int, siblings: str = "unused") -> pd.DataFrame:
     """data.test_images=one_per_lesion: one image of each test lesion (drawn with `seed`) stays test, its
-    other images become split "unused" (kept in split.csv, in no loader), as in Le et al. 2020's test set."""
+    other images go to split `siblings`: "unused" (kept in split.csv, in no loader) or, for Le et al.
+    2020's published protocol, "train"."""
     test = table.index[table["split"] == "test"]
     kept = table.loc[test].sample(frac=1.0, random_state=seed).groupby("lesion_id", sort=False).head(1).index
     out = table.copy()
-    out.loc[test.difference(kept), "split"] = "unused"
+    out.loc[test.difference(kept), "split"] = siblings
     return out

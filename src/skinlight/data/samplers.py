@@ -7,7 +7,8 @@ sampler only repeats or drops train images, no val/test lesion can reach trainin
     weighted     torch WeightedRandomSampler, weight 1 / N_c per image, N draws with replacement
     oversample   every class drawn up to the majority count (whole copies + a random remainder)
     undersample  every class drawn down to the minority count (a new random subset each epoch)
-    duplicate    every image of class c repeated factors[c] times (Elgohary et al. 2024)
+    duplicate    every image of class c repeated factors[c] times (Elgohary et al. 2024: their Table 4
+                 factor + 2, conf/sampler/duplicate.yaml)
 
 Every epoch is drawn from a generator seeded with (seed, epoch), so all DDP ranks draw the same
 epoch; Lightning (use_distributed_sampler=True, the default) wraps the sampler in a

@@ -2,7 +2,9 @@
 
 Keys: acc, balanced_acc (mean per-class recall, the ISIC 2018 Task 3 metric), f1_macro,
 precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc (when there are more classes than
-k), ece, and per class recall_<cls>, precision_<cls>, f1_<cls>, specificity_<cls>, auroc_<cls>.
+k), ece, balanced_acc_ovr (mean over classes of one-vs-rest (sensitivity + specificity) / 2, the
+"balanced accuracy" of Nguyen et al. 2022), and per class recall_<cls>, precision_<cls>, f1_<cls>,
+specificity_<cls>, auroc_<cls>.
 With two classes (benign, malignant) also sensitivity, specificity and auroc of the second,
 positive class. With a "mel" (or two-class "malignant") class also sensitivity_at_<80|90|95>spec_<cls>:
 its sensitivity at the operating point of at least that specificity (one-vs-rest), the clinical
@@ -27,6 +29,7 @@ from torchmetrics.classification import (
     MulticlassPrecision,
     MulticlassRecall,
     MulticlassSpecificity,
+    MulticlassStatScores,
 )
 from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
 
@@ -68,6 +71,17 @@ class SensitivityAtSpecificity(BinarySensitivityAtSpecificity):
         return super().compute()[0]
 
 
+class OneVsRestBalancedAccuracy(MulticlassStatScores):
+    """Mean over classes of (sensitivity_c + specificity_c) / 2, each class against the rest."""
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, average=None)
+
+    def compute(self) -> Tensor:
+        tp, fp, tn, fn = self._final_state()[:4]
+        return ((tp / (tp + fn) + tn / (tn + fp)) / 2).nanmean()
+
+
 def classification_metrics(class_names, prefix: str) -> MetricCollection:
     """All metrics for `len(class_names)` classes; update with (probabilities, targets)."""
     n, names = len(class_names), list(class_names)
@@ -79,6 +93,7 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
         "recall_macro": MulticlassRecall(n, average="macro"),
         "auroc_macro": MulticlassAUROC(n, average="macro"),
         "ece": MulticlassCalibrationError(n, n_bins=15, norm="l1"),
+        "balanced_acc_ovr": OneVsRestBalancedAccuracy(n),
     }
     for k in (2, 3):
         if k < n:

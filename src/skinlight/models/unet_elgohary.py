@@ -1,10 +1,15 @@
-"""The U-Net of Elgohary et al. 2024 for PH2 lesion segmentation.
+"""The U-Net of Elgohary et al. 2024 for PH2 lesion segmentation (their Sec. 2.4, Table 2).
 
-Four encoder levels of two 3x3 conv-BN-ReLU, each followed by 2x2 max-pooling and spatial
-dropout (channel dropout, p=0.4); a bottleneck of two conv-BN-ReLU; a decoder of 2x2 transposed
-convolutions, each concatenated with its encoder level and followed by two conv-BN-ReLU; a 1x1
-convolution. It returns logits: the paper's final sigmoid is applied by the loss (on logits,
-numerically stable) and at prediction. Widths are base_channels * (1, 2, 4, 8), bottleneck 16x.
+From the paper: an encoder of four blocks of "two convolutional layers with batch normalization and
+ReLU activation", each followed by max-pooling; "spatial dropout" (Table 2: 0.4); a decoder that
+"mirrors the encoder" with "four transposed convolutional layers for up-sampling"; "a 1x1
+convolution followed by a sigmoid activation". It returns logits: the sigmoid is applied by the
+loss (on logits, numerically stable) and at prediction.
+
+Assumed (their Figure 2 is not in the text): 3x3 convolutions, 2x2 pooling and 2x2 stride-2
+transposed convolutions; U-Net skip connections (each up-sampled map concatenated with its
+encoder level, then two conv-BN-ReLU); a bottleneck of two conv-BN-ReLU; the dropout after each
+pooling; widths base_channels * (1, 2, 4, 8), bottleneck 16x (base 64: 31,037,633 parameters).
 """
 
 from __future__ import annotations
