@@ -158,3 +158,15 @@ def test_sweep_jobs_are_rows_of_their_folders_section(tmp_path, make_results):
         f"Best classifier by test balanced accuracy: seed_cls_a/1 (seed=2) (0.875); its checkpoint on the machine "
         f"that trained it: `{runs}/seed_cls_a/1/checkpoints/best.ckpt`" in text
     )
+
+
+def test_protocol_section_compares_the_pair_without_claiming_one_split(tmp_path, make_results):
+    write_run(tmp_path, "proto_elgohary2024_cls_honest", cls_metrics(0.40))
+    write_run(tmp_path, "proto_elgohary2024_cls_published", cls_metrics(0.65))
+    text = make_results.build(tmp_path)
+    section = text.split("## A paper's own protocol beside the honest one")[1]
+    assert "| proto_elgohary2024_cls_published | 0.650 |" in section
+    assert (
+        "proto_elgohary2024_cls_published beats proto_elgohary2024_cls_honest in balanced accuracy (0.650 vs 0.400"
+        in section
+    )

@@ -19,13 +19,14 @@ SETTINGS = [
     "data=ham10000",
     "data.num_workers=0",
     "trainer.accelerator=cpu",
-    "trainer.max_epochs=6",
+    "trainer.max_epochs=15",
     "logger=csv",
     "callbacks.progress_bar=null",
 ]
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_published_protocol_scores_higher_than_the_honest_one(compose_cfg, tmp_path):
     root = tmp_path / "ham"
     generate_ham10000(root, num_lesions=300, seed=1, image_size=(120, 90), workers=1)

@@ -153,6 +153,7 @@ def test_baselines_input_size_per_backbone(compose_cfg, synthetic_root, backbone
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_baselines_sweep_runs_every_job_at_its_size(tmp_path, synthetic_root):
     out = subprocess.run(
         [

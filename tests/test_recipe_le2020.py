@@ -143,6 +143,7 @@ def test_le2020_crop_dilation_runs_at_224(compose_cfg, synthetic_root, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_table_vii_command_sequence(kfold_root, tmp_path):
     """train.py -m experiment=le2020_kfold, then eval.py ensemble=<sweep> tta=flips: their Table VII rows,
     on their test set (one image per test lesion), as the docs give it (small network, 1 epoch)."""

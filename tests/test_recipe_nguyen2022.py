@@ -136,7 +136,10 @@ def test_their_balanced_accuracy_is_the_mean_of_one_vs_rest_sensitivity_and_spec
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name, backbone, size",
-    [("nguyen2022_md", "inception_resnet_v2", 299), ("nguyen2022_ad", "resnet50", 224)],
+    [  # every MD job also runs at its size in test_experiments.py's multirun check
+        pytest.param("nguyen2022_md", "inception_resnet_v2", 299, marks=pytest.mark.long),
+        ("nguyen2022_ad", "resnet50", 224),
+    ],
 )
 def test_arm_runs_at_its_input_size(recipe, name, backbone, size):
     cfg = recipe(name, f"backbone={backbone}", small=True)
