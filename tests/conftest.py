@@ -25,6 +25,16 @@ FAST = [
     "callbacks.progress_bar=null",
 ]
 
+# A paper recipe as it is (its backbone, sizes, options): one fast_dev_run batch of 2 on the CPU.
+RECIPE_RUN = [
+    "data.num_workers=0",
+    "data.batch_size=2",
+    "trainer.accelerator=cpu",
+    "trainer.fast_dev_run=true",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+]
+
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:

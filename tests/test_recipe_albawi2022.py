@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import timm
 import torch
+from conftest import RECIPE_RUN
 
 from skinlight.data.classification import ISICBinaryDataModule
 from skinlight.errors import ConfigError
@@ -60,14 +61,7 @@ TABLE_2 = [
     ("predictions", (2,), 66),
 ]
 # Lean fast_dev_run settings; the recipe's own backbone, size and options otherwise.
-SMALL = [
-    "data.num_workers=0",
-    "data.batch_size=2",
-    "trainer.accelerator=cpu",
-    "trainer.fast_dev_run=true",
-    "logger=csv",
-    "callbacks.progress_bar=null",
-]
+SMALL = RECIPE_RUN
 
 
 def keras_rows(name: str, size: int = 224, **kwargs) -> list[tuple[str, tuple[int, ...], int]]:

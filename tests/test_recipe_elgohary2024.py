@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import timm
 import torch
+from conftest import RECIPE_RUN
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch import nn
@@ -24,14 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HAM10000_COUNTS = {"akiec": 327, "bcc": 514, "bkl": 1099, "df": 115, "mel": 1113, "nv": 6705, "vasc": 142}
 # Table 4, "Counts + (Counts*factor) + Counts"; nv is not duplicated. Sum: "from 10,015 to 45,756".
 TABLE_4 = {"mel": 6678, "bkl": 6594, "bcc": 6682, "akiec": 6213, "vasc": 6674, "df": 6210, "nv": 6705}
-SMALL = [
-    "data.num_workers=0",
-    "data.batch_size=2",
-    "trainer.accelerator=cpu",
-    "trainer.fast_dev_run=true",
-    "logger=csv",
-    "callbacks.progress_bar=null",
-]
+SMALL = RECIPE_RUN
 
 
 def test_deepconvnet_is_the_twelve_layers_of_sec_2_4():

@@ -9,6 +9,7 @@ import lightning.pytorch as L
 import pandas as pd
 import pytest
 import torch
+from conftest import RECIPE_RUN
 from hydra.utils import instantiate
 
 from skinlight.metrics.classification import TABLE_METRICS
@@ -19,16 +20,7 @@ from skinlight.train import run
 ROOT = Path(__file__).resolve().parents[1]
 HAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "HAM10000-200x150"
 CLASSES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
-SMALL = [
-    "data=ham10000",
-    "data.num_workers=0",
-    "data.batch_size=2",
-    "trainer.accelerator=cpu",
-    "trainer.fast_dev_run=true",
-    "backbone.pretrained=false",
-    "logger=csv",
-    "callbacks.progress_bar=null",
-]
+SMALL = ["data=ham10000", *RECIPE_RUN, "backbone.pretrained=false"]
 
 
 @pytest.fixture(scope="module")

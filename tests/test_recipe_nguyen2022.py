@@ -6,22 +6,14 @@ from types import SimpleNamespace
 import pytest
 import timm
 import torch
+from conftest import RECIPE_RUN
 from sklearn.metrics import multilabel_confusion_matrix
 
 from skinlight.metrics.classification import OneVsRestBalancedAccuracy
 from skinlight.models.classifier import Classifier, tap_backbone
 from skinlight.train import run
 
-SMALL = [
-    "data=ham10000",
-    "data.num_workers=0",
-    "data.batch_size=2",
-    "trainer.accelerator=cpu",
-    "trainer.fast_dev_run=true",
-    "backbone.pretrained=false",
-    "logger=csv",
-    "callbacks.progress_bar=null",
-]
+SMALL = ["data=ham10000", *RECIPE_RUN, "backbone.pretrained=false"]
 MD_BACKBONES = (
     "inception_resnet_v2,densenet201,resnet50,resnet152,nasnetlarge,mobilenetv2,mobilenetv3_small,mobilenetv3"
 )
