@@ -1,9 +1,10 @@
 """docs/recipes/<paper>.md: every recipe's fidelity table holds against the composed config.
 
-Each `## ` heading with a backtick span starting `experiment=` composes those overrides; each table row
-under it has a status (as the paper / assumed: why / deliberately different: why), and each `key=value`
-span of its "skinlight" column must be what the composition gives: a config group's chosen option, a
-sweep parameter (hydra.sweeper.params.<name>), or a value (YAML, floats to 1e-12 relative).
+Each `## ` heading with a backtick span starting `experiment=` composes those overrides. Each row of a
+table under it whose header starts with "element" (other tables, e.g. results, are left alone) has a
+status (as the paper / assumed: why / deliberately different: why), and each `key=value` span of its
+"skinlight" column must be what the composition gives: a config group's chosen option, a sweep
+parameter (hydra.sweeper.params.<name>), or a value (YAML, floats to 1e-12 relative).
 """
 
 from __future__ import annotations
@@ -40,17 +41,23 @@ class Section:
 def sections() -> list[Section]:
     found = []
     for doc in DOCS:
-        current = None
+        current, header, fidelity = None, [], False
         for line in doc.read_text().splitlines():
             if line.startswith("## "):
                 spans = [s for s in re.findall(r"`([^`]+)`", line) if s.startswith("experiment=")]
                 current = Section(doc.name, spans[0].split()) if spans else None
                 if current:
                     found.append(current)
-            elif current and line.startswith("|") and not re.match(r"^\|[\s:|-]+\|$", line):
+            elif not line.startswith("|"):
+                header, fidelity = [], False
+            elif re.match(r"^\|[\s:|-]+\|$", line):  # under a header: a fidelity table's, or another table
+                fidelity = header[:1] == ["element"]
+            elif current:
                 cells = [c.strip() for c in CELL.split(line.strip())[1:-1]]
-                if cells and cells[0] != "element":
+                if fidelity:
                     current.rows.append(cells)
+                else:
+                    header = cells
     return found
 
 
