@@ -79,8 +79,10 @@ def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
     assert sorted(per_image["image_id"]) == sorted(split.loc[split["split"] == "test", "image_id"])
     for key in ("dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall"):
         assert per_image[key].mean() == pytest.approx(saved[f"test/{key}"], abs=1e-5)
-    overlays = sorted(p.name for p in (run_dir / "report").glob("*.png"))
+    figures = sorted(p.name for p in (run_dir / "report").glob("*.png"))
+    overlays = [name for name in figures if name != "learning_curves.png"]  # train/val loss and Dice per epoch
     assert len(overlays) == 8 and overlays[0].startswith("best_1_") and overlays[-1].startswith("worst_4_")
+    assert "learning_curves.png" in figures
     worst = per_image.sort_values("dice").iloc[0]["image_id"]
     assert (run_dir / "report" / f"worst_1_{worst}.png").read_bytes()[:4] == b"\x89PNG"
 
