@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conftest import RECIPE_RUN
 from hydra.utils import instantiate
 
 from skinlight.data.hair_removal import DullRazor
@@ -11,8 +12,7 @@ from skinlight.train import build_datamodule, run
 
 SEGMENTATION = ("nivas2023_unet", "nivas2023_deeplabv3plus")
 OVERSAMPLE = "experiment/nivas2023_cls@_global_=oversample_resnet50"
-SPEED = ["data.num_workers=0", "data.batch_size=2", "trainer.accelerator=cpu", "logger=csv"]
-SPEED += ["callbacks.progress_bar=null"]
+SPEED = [o for o in RECIPE_RUN if not o.startswith("trainer.fast_dev_run")]  # the tests choose their length
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
-from skinlight.data.protocol import TEST_IMAGES, Protocol, one_image_per_test_lesion
+from skinlight.data.protocol import TEST_IMAGES, UNUSED, Protocol, one_image_per_test_lesion
 from skinlight.data.splits import assign_splits
 from skinlight.data.transforms import build_transform, resize_step, seed_worker_transform
 from skinlight.errors import ConfigError
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")  # split.csv may also hold "unused" (data.test_images=one_per_lesion)
+SPLITS = ("train", "val", "test")  # split.csv may also hold UNUSED (data.test_images=one_per_lesion)
 SPLIT_COLUMNS = ["image_id", "lesion_id", "label", "split", "fold"]
 
 
@@ -131,7 +131,7 @@ class LesionDataModule(L.LightningDataModule):
         g = self.table.groupby("split")
         return ", ".join(
             f"{s}: {len(g.get_group(s))} images / {g.get_group(s)['lesion_id'].nunique()} lesions"
-            for s in (*SPLITS, "unused")
+            for s in (*SPLITS, UNUSED)
             if s in g.groups
         )
 

@@ -27,11 +27,12 @@ import pandas as pd
 from skinlight.errors import ConfigError
 
 PROTOCOLS = ("honest", "published")
+UNUSED = "unused"  # the split of test-lesion images left out by one_per_lesion
 PUBLISHED_KEYS = {
     "split_by": ("lesion", "image"),
     "duplicate_before_split": None,
     "select_on": ("val", "test"),
-    "test_siblings": ("unused", "train"),
+    "test_siblings": (UNUSED, "train"),
 }
 TEST_IMAGES = ("all", "one_per_lesion")
 
@@ -44,7 +45,7 @@ class Protocol:
     split_by: str = "lesion"
     duplicate: Mapping[str, int] = field(default_factory=dict)
     select_on: str = "val"
-    test_siblings: str = "unused"
+    test_siblings: str = UNUSED
 
     @classmethod
     def from_config(cls, protocol: str = "honest", published: Mapping | None = None) -> Protocol:
@@ -75,7 +76,7 @@ class Protocol:
             published.get("split_by", "lesion"),
             dict(duplicate),
             published.get("select_on", "val"),
-            published.get("test_siblings", "unused"),
+            published.get("test_siblings", UNUSED),
         )
 
     def leaks(self) -> list[str]:
@@ -124,7 +125,7 @@ class Protocol:
         return table.drop(columns="copy", errors="ignore")
 
 
-def one_image_per_test_lesion(table: pd.DataFrame, seed: int, siblings: str = "unused") -> pd.DataFrame:
+def one_image_per_test_lesion(table: pd.DataFrame, seed: int, siblings: str = UNUSED) -> pd.DataFrame:
     """data.test_images=one_per_lesion: one image of each test lesion (drawn with `seed`) stays test, its
     other images go to split `siblings`: "unused" (kept in split.csv, in no loader) or, for Le et al.
     2020's published protocol, "train"."""
