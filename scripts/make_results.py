@@ -79,7 +79,8 @@ SECTIONS = {
         "_published adds `data.protocol=published`, the paper's own split (for elgohary2024_cls: every image "
         "copied to its Table 4 count before an 80:20 split by image, the checkpoint chosen on the test split). Its "
         "test set holds copies of training images, so its number is not comparable with any other row: the gap "
-        "between the two rows is what the leak adds.",
+        "between the two rows is what the leak adds. Each row is one seed: compare the gap with the seed standard "
+        "deviation of the seed table (the first table's best configuration), the only spread measured here.",
         5,
     ),
 }
