@@ -1,7 +1,8 @@
 """The run-directory contract: where a run's files live, a sweep's jobs, and run_info.json.
 
     <run>/.hydra/config.yaml     resolved config          <run>/split.csv      one row per image
-    <run>/.hydra/overrides.yaml  the command's overrides  <run>/metrics.json   final test metrics
+    <run>/.hydra/overrides.yaml  the command's overrides  <run>/metrics.json   final test metrics (+ intervals)
+    <run>/predictions.csv        per test image: lesion, label, class probabilities (classification)
     <run>/checkpoints/{best,last}.ckpt                    <run>/report/        figures and tables
     <run>/logs/metrics.csv       per-epoch values (CSV logger)
     <run>/run_info.json          seed, split protocol, command line, package versions, resume point
@@ -54,6 +55,11 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.path / "metrics.json"
+
+    @property
+    def predictions(self) -> Path:
+        """A classifier's test images: lesion, label, probabilities (a segmenter's per-image scores: report/per_image.csv)."""
+        return self.path / "predictions.csv"
 
     @property
     def report(self) -> Path:

@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from skinlight.callbacks import ChannelsLast
 from skinlight.errors import ConfigError, SkinlightError
 from skinlight.loggers import finish_loggers
-from skinlight.reports.classification import write_classification_report
+from skinlight.metrics.bootstrap import Bootstrap, classification_intervals, segmentation_intervals
+from skinlight.reports.classification import write_classification_outputs
 from skinlight.reports.curves import plot_learning_curves
 from skinlight.reports.segmentation import write_segmentation_report
 from skinlight.rundir import RunDir, write_run_info
@@ -241,8 +242,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
             finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
+        test_rows = datamodule.table[datamodule.table["split"] == "test"]
+        bootstrap = Bootstrap(**cfg.get("intervals", {}))
+        metrics.update(test_intervals(task, model, test_rows, bootstrap))
         run_dir.write_metrics(metrics)
-        write_report(task, run_dir.report, model, datamodule, metrics)
+        write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)
         plot_learning_curves(run_dir.logged_metrics, run_dir.report / "learning_curves.png")
         log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
     if cfg.get("optimized_metric"):
@@ -267,12 +271,23 @@ def sweep_value(name: str, metrics: dict, fitted: dict, checkpoint) -> float:
     )
 
 
-def write_report(task: str, out_dir: Path, model, datamodule, metrics: dict) -> None:
-    """report/ of a tested model: figures and tables of its test outputs."""
+def test_intervals(task: str, model, test_rows, bootstrap: Bootstrap) -> dict[str, float]:
+    """The lesion-bootstrap intervals of the tested model's headline metrics (skinlight.metrics.bootstrap)."""
+    outputs = model.test_outputs
+    if task == "classification":
+        probs, labels = outputs["probs"].numpy(), outputs["labels"].numpy()
+        return classification_intervals(
+            bootstrap, probs, labels, test_rows["lesion_id"], model.hparams.class_names, "test/"
+        )
+    lesions = test_rows.set_index("image_id").loc[outputs["image_id"], "lesion_id"]  # this process's test images
+    return segmentation_intervals(bootstrap, outputs, lesions, "test/")
+
+
+def write_report(task: str, run_dir: RunDir, model, classes, test_rows, metrics: dict, bootstrap: Bootstrap) -> None:
+    """predictions.csv (classification) and report/ of a tested model: figures and tables of its test outputs."""
     if task == "classification":
         outputs = model.test_outputs
-        write_classification_report(
-            out_dir, outputs["probs"].numpy(), outputs["labels"].numpy(), datamodule.classes, metrics
-        )
+        probs, labels = outputs["probs"].numpy(), outputs["labels"].numpy()
+        write_classification_outputs(run_dir, test_rows, probs, labels, classes, metrics, bootstrap)
     else:
-        write_segmentation_report(out_dir, model, datamodule.table[datamodule.table["split"] == "test"])
+        write_segmentation_report(run_dir.report, model, test_rows)

@@ -1,4 +1,5 @@
-"""The report/ folder of a classification run: confusion matrix, ROC curves, reliability diagram, per-class table."""
+"""A classifier's tested outputs: predictions.csv and report/ (confusion matrix, ROC curves, reliability diagram,
+per-class table, subgroups)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
 
+from skinlight.metrics.bootstrap import Bootstrap  # noqa: E402
 from skinlight.reports.calibration import plot_reliability  # noqa: E402
+from skinlight.reports.subgroups import write_subgroup_report  # noqa: E402
+from skinlight.rundir import RunDir  # noqa: E402
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "specificity", "auroc")
 
@@ -29,6 +33,15 @@ def per_class_table(metrics: dict[str, float], labels: np.ndarray, class_names, 
         for i, c in enumerate(class_names)
     ]
     return pd.DataFrame(rows)
+
+
+def predictions_table(rows: pd.DataFrame, probs: np.ndarray, labels: np.ndarray, class_names) -> pd.DataFrame:
+    """predictions.csv: image_id, lesion_id, path, label, one probability column per class, prediction."""
+    classes = list(class_names)
+    table = rows[["image_id", "lesion_id", "path"]].reset_index(drop=True).assign(label=[classes[i] for i in labels])
+    table[classes] = probs
+    table["prediction"] = [classes[i] for i in probs.argmax(1)]
+    return table
 
 
 def plot_confusion_matrix(probs: np.ndarray, labels: np.ndarray, class_names, path: Path) -> None:
@@ -88,3 +101,20 @@ def write_classification_report(
     plot_confusion_matrix(probs, labels, class_names, out_dir / "confusion_matrix.png")
     plot_roc(probs, labels, class_names, metrics, out_dir / "roc.png", prefix)
     plot_reliability(probs, labels, out_dir / "reliability.png")
+
+
+def write_classification_outputs(
+    run_dir: RunDir,
+    rows: pd.DataFrame,
+    probs: np.ndarray,
+    labels: np.ndarray,
+    class_names,
+    metrics: dict[str, float],
+    bootstrap: Bootstrap,
+    prefix: str = "test/",
+) -> None:
+    """predictions.csv of the tested `rows` (image_id, lesion_id, path and metadata columns, in the order of
+    `probs`) and report/: the figures and per-class table, and the subgroup table where the data has metadata."""
+    predictions_table(rows, probs, labels, class_names).to_csv(run_dir.predictions, index=False)
+    write_classification_report(run_dir.report, probs, labels, class_names, metrics, prefix)
+    write_subgroup_report(run_dir.report, rows, probs, labels, class_names, bootstrap)

@@ -1,7 +1,8 @@
 """The report/ folder of a segmentation run: per-image scores and overlays of the best and worst cases.
 
-per_image.csv             image_id and its scores (dice, iou, thresholded_jaccard, pixel_acc,
-                          precision, recall), computed at data.image_size as in metrics.json
+per_image.csv             image_id, lesion_id and its scores (dice, iou, thresholded_jaccard, pixel_acc,
+                          precision, recall, specificity, miou_with_background), computed at
+                          data.image_size as in metrics.json
 best_<k>_<image_id>.png   the image with its true lesion border (green) and the predicted one
 worst_<k>_<image_id>.png  (red), ranked by dice; the prediction is redrawn at the image's size
 """
@@ -64,12 +65,12 @@ def write_segmentation_report(out_dir: Path, model, test_table: pd.DataFrame, ca
     its tested weights) redraws the predictions of the overlaid images.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = model.test_outputs
-    scores = pd.DataFrame({"image_id": outputs["image_id"], **{k: outputs[k] for k in SCORES}})
+    outputs, files = model.test_outputs, test_table.set_index("image_id")
+    lesions = files.loc[outputs["image_id"], "lesion_id"].to_numpy()
+    scores = pd.DataFrame({"image_id": outputs["image_id"], "lesion_id": lesions, **{k: outputs[k] for k in SCORES}})
     scores.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6f")
     ranked = scores.sort_values("dice", kind="stable")
     worst, best = ranked.head(cases), ranked.tail(cases).iloc[::-1]
-    files = test_table.set_index("image_id")
     for name, rows in (("best", best), ("worst", worst)):
         for k, row in enumerate(rows.itertuples(), 1):
             image = load_rgb(files.at[row.image_id, "path"], OVERLAY_SIZE)
