@@ -10,7 +10,16 @@ from skinlight.inference.classify import predict
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.num_workers, list(cfg.tta.views), cfg.device)
+        predict(
+            cfg.ckpt_path,
+            cfg.input,
+            cfg.output,
+            cfg.batch_size,
+            cfg.num_workers,
+            cfg.tta.views,
+            cfg.device,
+            crops=cfg.tta.get("crops"),
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Entry point: `python predict_masks.py ckpt_path=... input=<folder> [output=DIR]` (see conf/predict_masks.yaml)."""
+"""Entry point: `python predict_masks.py ckpt_path=... input=<folder> [output=DIR] [truth=DIR]` (conf/predict_masks)."""
 
 import hydra
 from omegaconf import DictConfig
@@ -10,7 +10,7 @@ from skinlight.inference.segment import run_prediction
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict_masks")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        run_prediction(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.device, cfg.threshold)
+        run_prediction(cfg.ckpt_path, cfg.input, cfg.output, cfg.batch_size, cfg.device, cfg.threshold, cfg.truth)
 
 
 if __name__ == "__main__":

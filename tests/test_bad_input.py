@@ -368,6 +368,7 @@ T3_GT, T3_META = "ISIC2018_Task3_Validation_GroundTruth/*.csv", "ISIC2018_Task3_
 T3_IMAGE = "ISIC2018_Task3_Test_Input/*.jpg"
 BIN_IMAGE = "train/benign/*.jpg"
 SEG_IMAGE = "ISIC2018_Task1-2_Training_Input/*.jpg"
+TRUTH = ["truth=input/ISIC2018_Task1_Training_GroundTruth"]  # relative to the test's folder, the working directory
 
 
 def crlf_bom(data: bytes) -> bytes:
@@ -492,6 +493,12 @@ FAULTS = [
     Fault("predict_masks", "no images", remove_all(SEG_IMAGE), r"no images \(.*\) in .*Training_Input"),
     Fault("predict_masks", "input missing", remove("ISIC2018_Task1-2_Training_Input"), r"input does not exist: .*Training_Input"),
     Fault("predict_masks", "path with spaces and non-ASCII", moved_to("scans ünïcode"), RUNS + "paths are used as given"),
+    Fault("predict_masks", "truth given", lambda root: None, RUNS + "truth= scores each mask against its ground truth", TRUTH),
+    Fault("predict_masks", "truth mask missing", remove(T1_MASK), r"truth=.*: 1 ground-truth mask\(s\) not found: .*_segmentation.png", TRUTH),
+    Fault("predict_masks", "truth mask without an image", add("ISIC2018_Task1_Training_GroundTruth/ISIC_9999999_segmentation.png"), r"1 ground-truth mask\(s\) without an input image: .*ISIC_9999999_segmentation.png", TRUTH),
+    Fault("predict_masks", "truth mask of another size", write(T1_MASK, mask_as("PNG", wider)), r"ground-truth mask .*_segmentation.png is 43x30 but its image is 40x30", TRUTH),
+    Fault("predict_masks", "truth mask truncated", write(T1_MASK, truncated), r"1 ground-truth mask file\(s\) cannot be used: .*_segmentation.png \(truncated PNG", TRUTH),
+    Fault("predict_masks", "truth folder missing", remove("ISIC2018_Task1_Training_GroundTruth"), r"truth=.*ISIC2018_Task1_Training_GroundTruth is not a folder of ground-truth masks", TRUTH),
 ]
 # fmt: on
 

@@ -23,6 +23,7 @@ from skinlight.evaluation import summary
 from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
 from skinlight.evaluation.export import export
 from skinlight.evaluation.export import main as export_main
+from skinlight.inference.calibration import apply_temperature, fit_temperature
 from skinlight.inference.classify import predict
 from skinlight.inference.ensemble import combine
 from skinlight.inference.tta import VIEWS, check_views
@@ -70,7 +71,7 @@ def test_eval_reproduces_the_training_test_metrics(trained, synthetic_root, tmp_
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     split = pd.read_csv(trained / "split.csv")
     assert sorted(predictions.image_id) == sorted(split.image_id[split.split == "test"])
-    classes = list(predictions.columns[3:-1])
+    classes = list(predictions.columns[4:-1])
     assert np.allclose(predictions[classes].sum(1), 1, atol=1e-5)
     assert (tmp_path / "report" / "confusion_matrix.png").is_file() and (
         tmp_path / "report" / "reliability.png"
@@ -104,6 +105,43 @@ def test_ensemble_of_a_sweep_with_tta_gives_the_table_vii_rows(trained, syntheti
     assert metrics["test/balanced_acc"] == pytest.approx(table.balanced_acc.iloc[-1])
     assert table[list(TABLE_METRICS)].notna().all().all()
     assert "| ensemble + TTA (flips)" in (out / "table.md").read_text()
+
+
+def test_eval_with_multicrop_tta_adds_its_row(trained, synthetic_root, tmp_path):
+    ckpt = f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}"
+    fewer = ["tta.crops.scales=[0.8]", "tta.crops.grid=2"]  # 2 x (1 + 4) views, for speed
+    table, metrics = _eval(tmp_path, synthetic_root, ckpt, "tta=multicrop", *fewer)
+    assert table.model.tolist()[1:] == [f"{table.model[0]} + TTA (multicrop)"]
+    assert metrics["test/balanced_acc"] == pytest.approx(table.balanced_acc.iloc[-1])
+    assert table[list(TABLE_METRICS)].notna().all().all()
+    assert " + TTA (multicrop) |" in (tmp_path / "table.md").read_text()
+
+
+def _probs(predictions: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class probabilities and labels of an eval predictions.csv."""
+    table = pd.read_csv(predictions)
+    classes = list(table.columns[4:-1])
+    return torch.tensor(table[classes].to_numpy()), torch.tensor(table.label.map(classes.index).to_numpy())
+
+
+def test_eval_calibrate_adds_the_last_row_temperature_scaled_with_t_fitted_on_val(trained, synthetic_root, tmp_path):
+    ckpt = f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}"
+    table, metrics = _eval(tmp_path / "calibrated", synthetic_root, ckpt, "tta=flips", "calibrate=true")
+    temperature = metrics["test/temperature"]
+    plain, tta, calibrated = table.model.tolist()
+    assert tta == f"{plain} + TTA (flips)" and calibrated == f"{tta} + temperature (T={temperature:.2f})"
+    before, after = table.iloc[1], table.iloc[2]
+    for metric in ("acc", "balanced_acc", "top2_acc", "top3_acc"):  # the ranking of each row's classes is kept
+        assert after[metric] == before[metric]
+    assert metrics["test/ece_uncalibrated"] == pytest.approx(before.ece) and metrics["test/ece"] == after.ece
+    assert metrics["test/balanced_acc"] == after.balanced_acc
+    assert f"| {calibrated} |" in (tmp_path / "calibrated" / "table.md").read_text()
+    _eval(tmp_path / "val", synthetic_root, ckpt, "tta=flips", "split=val")  # the TTA row on the val images
+    assert fit_temperature(*_probs(tmp_path / "val" / "predictions.csv")) == pytest.approx(temperature, rel=1e-3)
+    _eval(tmp_path / "test", synthetic_root, ckpt, "tta=flips")
+    probs, _ = _probs(tmp_path / "test" / "predictions.csv")
+    scaled, _ = _probs(tmp_path / "calibrated" / "predictions.csv")
+    assert torch.allclose(scaled, apply_temperature(probs, temperature), atol=1e-5)
 
 
 def segmentation_checkpoint(path: Path) -> Path:

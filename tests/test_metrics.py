@@ -45,3 +45,21 @@ def test_two_classes_add_sensitivity_specificity_auroc_of_the_second_class():
     assert "test/top2_acc" not in m
     assert "test/sensitivity" in metrics.keys()
     assert "test/sensitivity" not in classification_metrics(["a", "b", "c"], "test/").keys()
+
+
+def test_one_vs_rest_rates_threshold_each_class_above_half_as_the_isic_scorer():
+    """ovr_sensitivity/specificity_<cls>: P(cls) > 0.5 against "is cls", not the argmax; 1.0 without positives
+    (sensitivity) or negatives (specificity), the official scorer's freebie."""
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.5, 0.3, 0.2], [0.4, 0.55, 0.05], [0.45, 0.35, 0.2]])
+    labels = torch.tensor([0, 0, 1, 1])  # no c: its sensitivity is the freebie
+    metrics = classification_metrics(["a", "b", "c"], "test/")
+    metrics.update(probs, labels)
+    m = {k: float(v) for k, v in metrics.compute().items()}
+    assert m["test/ovr_sensitivity_a"] == 0.5  # 0.5 is not above 0.5
+    assert m["test/ovr_sensitivity_b"] == 0.5  # 0.55 found, 0.35 missed
+    assert m["test/ovr_sensitivity_c"] == 1.0
+    assert (m["test/ovr_specificity_a"], m["test/ovr_specificity_b"], m["test/ovr_specificity_c"]) == (1.0, 1.0, 1.0)
+    metrics = classification_metrics(["a", "b", "c"], "test/")
+    metrics.update(probs[:2], labels[:2])  # only a: no negatives of a
+    assert float(metrics.compute()["test/ovr_specificity_a"]) == 1.0
+    assert not [k for k in classification_metrics(["benign", "malignant"], "test/").keys() if "ovr_" in k]

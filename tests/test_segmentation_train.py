@@ -77,8 +77,12 @@ def test_run_writes_the_segmentation_run_directory(seg_cfg, tmp_path):
     assert split["split"].value_counts().to_dict() == {"train": 24, "val": 8, "test": 8}
     per_image = pd.read_csv(run_dir / "report" / "per_image.csv")
     assert sorted(per_image["image_id"]) == sorted(split.loc[split["split"] == "test", "image_id"])
+    lesions = split.set_index("image_id")["lesion_id"].fillna(split.set_index("image_id").index.to_series())
+    assert per_image.lesion_id.tolist() == lesions[per_image.image_id].tolist()  # no lesion ids: each image its own
     for key in ("dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall"):
         assert per_image[key].mean() == pytest.approx(saved[f"test/{key}"], abs=1e-5)
+    for key in ("dice", "iou", "thresholded_jaccard"):  # intervals from a bootstrap over the test lesions
+        assert saved[f"test/{key}_ci_low"] <= saved[f"test/{key}"] + 1e-6 <= saved[f"test/{key}_ci_high"] + 2e-6
     figures = sorted(p.name for p in (run_dir / "report").glob("*.png"))
     overlays = [name for name in figures if name != "learning_curves.png"]  # train/val loss and Dice per epoch
     assert len(overlays) == 8 and overlays[0].startswith("best_1_") and overlays[-1].startswith("worst_4_")

@@ -61,7 +61,22 @@ def test_run_writes_the_run_directory_contract(make_cfg):
     assert per_class["class"].tolist() == classes
     assert per_class["support"].sum() == (split["split"] == "test").sum()
     assert per_class["recall"].tolist() == pytest.approx([saved[f"test/recall_{c}"] for c in classes])
-    for png in ("confusion_matrix.png", "roc.png"):
+    test = split[split["split"] == "test"]
+    for m in ("balanced_acc", "acc"):  # 95 % intervals from a bootstrap over the test lesions
+        assert saved[f"test/{m}_ci_low"] <= saved[f"test/{m}"] <= saved[f"test/{m}_ci_high"]
+    assert {f"test/{m}_ci_high" for m in ("f1_macro", "auroc_macro", "recall_mel")} <= set(saved)
+    assert saved["test/ci_groups"] == test["lesion_id"].nunique() and saved["test/ci_resamples"] == 1000
+    predictions = pd.read_csv(run_dir / "predictions.csv")  # the test images in split.csv's order
+    assert predictions[["image_id", "lesion_id", "label"]].values.tolist() == test[split.columns[:3]].values.tolist()
+    assert predictions[classes].sum(1).to_numpy() == pytest.approx(1, abs=1e-5)
+    assert (predictions["prediction"] == predictions[classes].idxmax(1)).all()
+    subgroups = pd.read_csv(run_dir / "report" / "subgroups.csv")  # synthetic metadata: sex, age, site, dx_type
+    assert set(subgroups.attribute) == {"all", "sex", "age_band", "site", "dx_type"}
+    assert (subgroups.groupby("attribute")["images"].sum() == len(test)).all()
+    assert subgroups.loc[subgroups.attribute == "all", "balanced_acc"].item() == pytest.approx(
+        saved["test/balanced_acc"], abs=1e-6
+    )
+    for png in ("confusion_matrix.png", "roc.png", "subgroups.png"):
         assert (run_dir / "report" / png).read_bytes()[:4] == b"\x89PNG"
     epochs = epoch_table(run_dir / "logs" / "metrics.csv")  # the learning curves' values: 2 epochs, train and val
     assert (

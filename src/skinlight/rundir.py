@@ -58,7 +58,7 @@ class RunDir:
 
     @property
     def predictions(self) -> Path:
-        """A classifier's test images: lesion, label, probabilities (a segmenter's per-image scores: report/per_image.csv)."""
+        """A classifier's test images: lesion, label, probabilities (a segmenter's scores: report/per_image.csv)."""
         return self.path / "predictions.csv"
 
     @property

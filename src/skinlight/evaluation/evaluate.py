@@ -1,11 +1,21 @@
 """evaluate(cfg, out_dir): the function behind `python eval.py` (see conf/eval.yaml).
 
 One checkpoint or an ensemble (a k-fold sweep directory or a list of checkpoints) is evaluated on
-a split of `data`, optionally with test-time augmentation. The run directory gets
-  metrics.json      the last row of the table (the ensemble + TTA when there is one), <split>/<metric>
-  table.csv/.md     the Table VII layout: one row per member, the ensemble, the ensemble + TTA
-  predictions.csv   image_id, path, label and the last row's class probabilities and prediction
-  report/           confusion matrix, ROC curves, per-class table of the last row
+a split of `data`, optionally with test-time augmentation (conf/tta/: flips, d4, multicrop = ordered
+crops of the network input at several scales) and temperature scaling (calibrate=true: one T fitted on
+the val split's probabilities of the last row, skinlight.inference.calibration). The run directory gets
+  metrics.json      the last row of the table (the ensemble + TTA when there is one), <split>/<metric>,
+                    with lesion-bootstrap intervals of the headline metrics (<metric>_ci_low/_ci_high, see
+                    skinlight.metrics.bootstrap); with calibrate=true also <split>/temperature and
+                    <split>/ece_uncalibrated
+  table.csv/.md     the Table VII layout and ece: one row per member, the ensemble, the ensemble + TTA,
+                    with calibrate=true a last row "<that row> + temperature (T=...)"
+  predictions.csv   image_id, lesion_id, path, label and the last row's class probabilities and prediction
+  isic2018_task3_submission.csv, isic2018_task3_groundtruth.csv
+                    the last row's probabilities and the labels in the ISIC 2018 Task 3 layout, for the
+                    official scorer (skinlight.inference.submission; HAM10000's seven classes only)
+  report/           confusion matrix, ROC curves, reliability, per-class table and subgroups.csv/.png of the
+                    last row
 """
 
 from __future__ import annotations
@@ -21,14 +31,19 @@ from tabulate import tabulate
 from skinlight.devices import device_of
 from skinlight.errors import ConfigError
 from skinlight.evaluation.data import datamodule_for
+from skinlight.inference.calibration import apply_temperature, fit_temperature, nll
 from skinlight.inference.ensemble import combine, find_members, load_classifier
-from skinlight.inference.tta import check_views, predict_probs
-from skinlight.metrics.classification import TABLE_METRICS, classification_metrics
-from skinlight.reports.classification import write_classification_report
+from skinlight.inference.submission import write_submission
+from skinlight.inference.tta import build_views, predict_probs
+from skinlight.metrics.bootstrap import Bootstrap, classification_intervals
+from skinlight.metrics.classification import TABLE_METRICS as TABLE_VII_METRICS
+from skinlight.metrics.classification import classification_metrics
+from skinlight.reports.classification import write_classification_outputs
 from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "train")  # train: the training images without augmentation (the papers' training accuracy)
+TABLE_METRICS = (*TABLE_VII_METRICS[:-1], "ece", TABLE_VII_METRICS[-1])  # table.md's columns, balanced accuracy last
 
 
 def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, prefix: str) -> dict[str, float]:
@@ -38,16 +53,63 @@ def compute_metrics(probs: torch.Tensor, labels: torch.Tensor, class_names, pref
     return {k: float(v) for k, v in sorted(metrics.compute().items())}
 
 
+def table_rows(probs: torch.Tensor, names: list[str], tta: str, how: str) -> dict[str, torch.Tensor]:
+    """The table's rows of (members, views, N, C) probabilities: each member, the ensemble, + TTA (`tta`)."""
+    rows = {name: probs[i, 0] for i, name in enumerate(names)}
+    suffix = f" + TTA ({tta})"
+    if len(names) > 1:
+        rows["ensemble"] = combine(probs[:, 0], how)
+        if probs.shape[1] > 1:
+            rows["ensemble" + suffix] = combine(probs.mean(1), how)
+    elif probs.shape[1] > 1:
+        rows[names[0] + suffix] = probs[0].mean(0)
+    return rows
+
+
+def calibration_rows(datamodule, previous: pd.DataFrame | None, ckpt) -> pd.DataFrame:
+    """The val images the temperature is fitted on (calibrate=true): some, and the same for every member."""
+    rows = datamodule.table[datamodule.table.split == "val"]
+    if rows.empty:
+        raise ConfigError(
+            "calibrate=true fits the temperature on the val split, but the data has no val images "
+            f"({datamodule.describe()}): set calibrate=false"
+        )
+    if previous is not None and list(rows.image_id) != list(previous.image_id):
+        raise ConfigError(
+            f"calibrate=true: {ckpt} has other val images than the first member (k-fold members validate on "
+            "folds the others trained on): calibrate one checkpoint, or an ensemble that shares its val split"
+        )
+    return rows
+
+
+def add_temperature_row(results: dict[str, torch.Tensor], val_probs: torch.Tensor, val_labels: torch.Tensor) -> float:
+    """Append the last row scaled by the temperature fitted on its val probabilities `val_probs`; return T."""
+    final = list(results)[-1]
+    temperature = fit_temperature(val_probs, val_labels)
+    calibrated = apply_temperature(val_probs, temperature)
+    log.info(
+        "temperature T=%.3f fitted on %d val images: val NLL %.4f -> %.4f",
+        temperature,
+        len(val_labels),
+        nll(val_probs, val_labels),
+        nll(calibrated, val_labels),
+    )
+    results[f"{final} + temperature (T={temperature:.2f})"] = apply_temperature(results[final], temperature)
+    return temperature
+
+
 def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     """Evaluate the checkpoint(s) of `cfg` on `cfg.split`; write the run directory; return the table."""
     out_dir = Path(out_dir)
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}")
-    views = check_views(cfg.tta.views)
+    if cfg.calibrate and cfg.split == "val":
+        raise ConfigError("calibrate=true fits the temperature on the val images: evaluate split=test (or train)")
+    views = build_views(cfg.tta.views, cfg.tta.get("crops"))
     ensemble = OmegaConf.to_container(cfg.ensemble) if OmegaConf.is_config(cfg.ensemble) else cfg.ensemble
     members = find_members(cfg.ckpt_path, ensemble, cfg.checkpoint)
     device = device_of(cfg.device)
-    probs, rows = [], None
+    probs, rows, val_probs, val_rows = [], None, [], None
     for name, ckpt in members:
         model = load_classifier(ckpt).to(device)
         datamodule = datamodule_for(cfg, model, ckpt, cfg.split)  # each member's own data config (fold, encoding)
@@ -58,21 +120,27 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
                 "ensemble's members must share the split (e.g. folds of one k-fold split, split=test)"
             )
         rows = member_rows
+        val_rows = calibration_rows(datamodule, val_rows, ckpt) if cfg.calibrate else None
         loader = datamodule.split_dataloader(cfg.split)
         probs.append(predict_probs(model, loader, views, description=name))
+        if cfg.calibrate:  # the same views of the val images
+            val_probs.append(predict_probs(model, datamodule.split_dataloader("val"), views, description=f"{name} val"))
         log.info("%s: %s", name, ckpt)
     probs = torch.stack(probs)  # (members, views, N, C)
     labels = torch.tensor(rows.label.to_numpy())
     classes, prefix = list(datamodule.classes), f"{cfg.split}/"
-    results = {name: probs[i, 0] for i, (name, _) in enumerate(members)}
-    tta = f" + TTA ({cfg.tta.name})"
-    if len(members) > 1:
-        results["ensemble"] = combine(probs[:, 0], cfg.combine)
-        if len(views) > 1:
-            results["ensemble" + tta] = combine(probs.mean(1), cfg.combine)
-    elif len(views) > 1:
-        results[members[0][0] + tta] = probs[0].mean(0)
+    names = [name for name, _ in members]
+    results = table_rows(probs, names, cfg.tta.name, cfg.combine)
+    if cfg.calibrate:  # fitted on the val probabilities of the last row (members, views, combination alike)
+        val_final = list(table_rows(torch.stack(val_probs), names, cfg.tta.name, cfg.combine).values())[-1]
+        temperature = add_temperature_row(results, val_final, torch.tensor(val_rows.label.to_numpy()))
     metrics = {name: compute_metrics(p, labels, classes, prefix) for name, p in results.items()}
+    if cfg.calibrate:
+        uncalibrated, calibrated = list(results)[-2:]
+        metrics[calibrated] |= {
+            prefix + "temperature": temperature,
+            prefix + "ece_uncalibrated": metrics[uncalibrated][prefix + "ece"],
+        }
     table = pd.DataFrame(
         [{"model": name, **{m: metrics[name].get(prefix + m, float("nan")) for m in TABLE_METRICS}} for name in results]
     )
@@ -80,13 +148,14 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "table.csv", index=False)
     (out_dir / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    bootstrap = Bootstrap(**cfg.intervals)
+    metrics[final] |= classification_intervals(
+        bootstrap, final_probs.numpy(), labels.numpy(), rows.lesion_id, classes, prefix
+    )
     RunDir(out_dir).write_metrics(metrics[final])
-    predictions = rows[["image_id", "path"]].assign(label=[classes[i] for i in labels])
-    predictions[classes] = final_probs.numpy()
-    predictions["prediction"] = [classes[i] for i in final_probs.argmax(1)]
-    predictions.to_csv(out_dir / "predictions.csv", index=False)
-    write_classification_report(
-        RunDir(out_dir).report, final_probs.numpy(), labels.numpy(), classes, metrics[final], prefix
+    write_submission(out_dir, rows.image_id.tolist(), final_probs.numpy(), classes, labels.numpy())
+    write_classification_outputs(
+        RunDir(out_dir), rows, final_probs.numpy(), labels.numpy(), classes, metrics[final], bootstrap, prefix
     )
     print(tabulate(table, headers="keys", showindex=False, floatfmt=".4f"))
     log.info("%s: %s=%.4f -> %s", final, prefix + "balanced_acc", metrics[final][prefix + "balanced_acc"], out_dir)

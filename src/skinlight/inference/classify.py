@@ -5,7 +5,8 @@ silently skipped) or a CSV with an `image` (or `path`) column of image files, re
 folder. A model that fuses patient metadata needs the CSV form with `age`, `sex` and `localization`
 columns too; blank cells are encoded as in training (a missing age is the training mean, flagged;
 an unknown sex or site is "unknown"). The output CSV has the image path, one probability column per
-class and the prediction. The checkpoint alone fixes the input size, resize policy, normalisation
+class and the prediction; a model of HAM10000's seven classes also gets isic2018_task3_submission.csv beside
+it (image = the file stem). The checkpoint alone fixes the input size, resize policy, normalisation
 and metadata encoding.
 """
 
@@ -27,7 +28,8 @@ from skinlight.devices import device_of
 from skinlight.errors import ConfigError, DataError
 from skinlight.inference.ensemble import load_classifier
 from skinlight.inference.segment import SUFFIXES, find_images
-from skinlight.inference.tta import check_views, predict_probs
+from skinlight.inference.submission import write_submission
+from skinlight.inference.tta import build_views, predict_probs
 
 log = logging.getLogger(__name__)
 PATH_COLUMNS = ("image", "path")
@@ -89,8 +91,10 @@ def predict(
     num_workers: int = 0,
     views=("identity",),
     device: str = "auto",
+    crops=None,
 ) -> pd.DataFrame:
-    """Write `output` (CSV: path, one probability per class, prediction); return the table."""
+    """Write `output` (CSV: path, one probability per class, prediction) and, beside it, the ISIC 2018 Task 3
+    submission (skinlight.inference.submission); return the table."""
     model = load_classifier(ckpt_path).to(device_of(device))
     paths, table = read_input(input)
     meta = encode_metadata(model, ckpt_path, input, table)
@@ -98,7 +102,7 @@ def predict(
     transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
     dataset = LesionImageDataset(paths, [0] * len(paths), transform, meta=meta, decode_size=hp.image_size)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
-    probs = predict_probs(model, loader, check_views(views)).mean(0)
+    probs = predict_probs(model, loader, build_views(views, crops)).mean(0)  # `views`, `crops`: a tta config's
     classes = list(hp.class_names)
     result = pd.DataFrame(probs.numpy(), columns=classes)
     result.insert(0, "path", [str(p) for p in paths])
@@ -106,4 +110,5 @@ def predict(
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output, index=False)
     log.info("%d prediction(s) written to %s", len(result), output)
+    write_submission(Path(output).parent, [p.stem for p in paths], probs.numpy(), classes)
     return result

@@ -3,7 +3,7 @@
 Every image below `input` (jpg, jpeg, png, bmp; sub-folders mirrored) gets
 <output>/<sub-folder>/<image stem>_segmentation.png: 0/255, at the image's own size, the ISIC
 ground-truth naming. The checkpoint alone fixes the input size, resize policy, normalisation and
-threshold.
+threshold. With `truth` the masks are scored against the ground truth (skinlight.inference.mask_scores).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from skinlight.data.layouts.images import check_images, load_rgb
 from skinlight.data.transforms import build_transform, preprocessing
 from skinlight.devices import device_of
 from skinlight.errors import DataError
+from skinlight.inference.mask_scores import check_truth_folder, score_masks
 from skinlight.models.segmenter import Segmenter
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,22 @@ def predict_folder(model: Segmenter, input_path: str | Path, output: str | Path,
 
 
 def run_prediction(
-    ckpt_path: str, input: str, output: str, batch_size: int = 8, device: str = "auto", threshold: float | None = None
+    ckpt_path: str,
+    input: str,
+    output: str,
+    batch_size: int = 8,
+    device: str = "auto",
+    threshold: float | None = None,
+    truth: str | None = None,
 ) -> list[Path]:
-    """Load the checkpoint (no weight download), move it to `device`, predict the folder."""
+    """Load the checkpoint (no weight download), move it to `device`, predict the folder; with `truth` (a
+    folder of ground-truth masks) score the masks (skinlight.inference.mask_scores)."""
+    if truth is not None:
+        check_truth_folder(truth)
     model = load_checkpoint(ckpt_path, task=Segmenter.TASK)
     if threshold is not None:
         model.hparams.threshold = threshold
-    return predict_folder(model.to(device_of(device)), input, output, batch_size)
+    written = predict_folder(model.to(device_of(device)), input, output, batch_size)
+    if truth is not None:
+        score_masks(written, output, truth)
+    return written

@@ -4,7 +4,10 @@ Keys: acc, balanced_acc (mean per-class recall, the ISIC 2018 Task 3 metric), f1
 precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc (when there are more classes than
 k), ece, balanced_acc_ovr (mean over classes of one-vs-rest (sensitivity + specificity) / 2, the
 "balanced accuracy" of Nguyen et al. 2022), and per class recall_<cls>, precision_<cls>, f1_<cls>,
-specificity_<cls>, auroc_<cls>.
+specificity_<cls>, auroc_<cls>; with more than two classes also ovr_sensitivity_<cls> and
+ovr_specificity_<cls>, the official ISIC scorer's per-category rates: P(cls) > 0.5 against "is cls"
+(not the argmax; strictly above 0.5, as the scorer's `gt(0.5)` and torchmetrics' thresholding), 1.0
+where a class has no positive (sensitivity) or no negative (specificity) image, the scorer's "freebie".
 With two classes (benign, malignant) also sensitivity, specificity and auroc of the second,
 positive class. With a "mel" (or two-class "malignant") class also sensitivity_at_<80|90|95>spec_<cls>:
 its sensitivity at the operating point of at least that specificity (one-vs-rest), the clinical
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -30,6 +35,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
     MulticlassSpecificity,
     MulticlassStatScores,
+    MultilabelStatScores,
 )
 from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
 
@@ -82,6 +88,24 @@ class OneVsRestBalancedAccuracy(MulticlassStatScores):
         return ((tp / (tp + fn) + tn / (tn + fp)) / 2).nanmean()
 
 
+class OneVsRestAtHalf(MultilabelStatScores):
+    """Per class, the sensitivity or specificity of P(class) > 0.5 against "is the class" (the ISIC
+    scorer's per-category rates); 1.0 where the class has no positive (no negative) image.
+    Update with (probabilities (N, C), class indices (N,))."""
+
+    def __init__(self, num_classes: int, rate: str):
+        super().__init__(num_classes, threshold=0.5, average=None)
+        self.rate = rate
+
+    def update(self, probs: Tensor, target: Tensor) -> None:
+        super().update(probs, F.one_hot(target, self.num_labels))
+
+    def compute(self) -> Tensor:
+        tp, fp, tn, fn = self._final_state()[:4]
+        hit, total = (tp, tp + fn) if self.rate == "sensitivity" else (tn, tn + fp)
+        return torch.where(total > 0, hit / total.clamp(min=1), 1.0)
+
+
 def classification_metrics(class_names, prefix: str) -> MetricCollection:
     """All metrics for `len(class_names)` classes; update with (probabilities, targets)."""
     n, names = len(class_names), list(class_names)
@@ -107,6 +131,10 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
     }
     for name, cls in per_class.items():
         metrics[f"{name}_per_class"] = ClasswiseWrapper(cls(n, average=None), labels=names, prefix=f"{name}_")
+    for rate in ("sensitivity", "specificity") if n > 2 else ():
+        metrics[f"ovr_{rate}_per_class"] = ClasswiseWrapper(
+            OneVsRestAtHalf(n, rate), labels=names, prefix=f"ovr_{rate}_"
+        )
     if n == 2:  # sensitivity = recall, specificity = true negative rate, of the positive class
         for name, metric in {
             "sensitivity": BinaryRecall(),

@@ -3,11 +3,13 @@
 From the pixel counts tp, fp, tn, fn of each image's thresholded prediction (torchmetrics'
 samplewise BinaryStatScores): dice 2tp / (2tp + fp + fn), iou tp / (tp + fp + fn) (= dice / (2 - dice)),
 thresholded_jaccard (iou, or 0 below 0.65: the ISIC 2018 score), pixel_acc, precision tp / (tp + fp),
-recall tp / (tp + fn), and miou_with_background, the mean of the lesion's and the background's IoU,
-(iou + tn / (tn + fp + fn)) / 2: the IoU "averaged with the background class" that some papers
+recall tp / (tp + fn), specificity tn / (tn + fp), and miou_with_background, the mean of the lesion's
+and the background's IoU, (iou + tn / (tn + fp + fn)) / 2: the IoU "averaged with the background class" that some papers
 report (Keras' MeanIoU(num_classes=2), which pools the pixels of all images instead of averaging
 per image); it can exceed dice where the background is most of the image, the lesion IoU cannot.
-A ratio 0/0 (nothing to find and nothing found) scores 1.
+A ratio 0/0 (nothing to find and nothing found) scores 1. dice, iou, thresholded_jaccard, pixel_acc,
+recall and specificity are the official scorer's (`isic-challenge-scoring segmentation`) dice,
+jaccard, threshold_jaccard, accuracy, sensitivity and specificity, 0/0 conventions included.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ import torch
 from torch import Tensor
 from torchmetrics.classification import BinaryStatScores
 
-SCORES = ("dice", "iou", "thresholded_jaccard", "pixel_acc", "precision", "recall", "miou_with_background")
+SCORES = (
+    "dice",
+    "iou",
+    "thresholded_jaccard",
+    "pixel_acc",
+    "precision",
+    "recall",
+    "specificity",
+    "miou_with_background",
+)
 JACCARD_THRESHOLD = 0.65
 
 
@@ -35,6 +46,7 @@ def per_image_scores(stats: Tensor, jaccard_threshold: float = JACCARD_THRESHOLD
         "pixel_acc": (tp + tn) / (tp + fp + tn + fn),
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
         "miou_with_background": (iou + _ratio(tn, tn + fp + fn)) / 2,
     }
 

@@ -36,7 +36,8 @@ def per_class_table(metrics: dict[str, float], labels: np.ndarray, class_names, 
 
 
 def predictions_table(rows: pd.DataFrame, probs: np.ndarray, labels: np.ndarray, class_names) -> pd.DataFrame:
-    """predictions.csv: image_id, lesion_id, path, label, one probability column per class, prediction."""
+    """predictions.csv: image_id, lesion_id (the image id where the data has none), path, label, one probability
+    column per class, prediction."""
     classes = list(class_names)
     table = rows[["image_id", "lesion_id", "path"]].reset_index(drop=True).assign(label=[classes[i] for i in labels])
     table[classes] = probs
