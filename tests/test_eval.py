@@ -19,7 +19,7 @@ from omegaconf import open_dict
 from sklearn.metrics import roc_curve
 
 from skinlight.errors import CheckpointError, ConfigError, DataError
-from skinlight.evaluation import summary
+from skinlight.evaluation import compare, summary
 from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
 from skinlight.evaluation.export import export
 from skinlight.evaluation.export import main as export_main
@@ -27,6 +27,7 @@ from skinlight.inference.calibration import apply_temperature, fit_temperature
 from skinlight.inference.classify import predict
 from skinlight.inference.ensemble import combine
 from skinlight.inference.tta import VIEWS, check_views
+from skinlight.metrics.bootstrap import Bootstrap
 from skinlight.metrics.classification import classification_metrics
 from skinlight.reports.calibration import plot_reliability
 from skinlight.train import run
@@ -67,6 +68,10 @@ def test_eval_reproduces_the_training_test_metrics(trained, synthetic_root, tmp_
     trained_metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("test/balanced_acc", "test/acc", "test/auroc_macro", "test/f1_macro"):
         assert metrics[key] == pytest.approx(trained_metrics[key], abs=1e-5)
+        for end in ("_ci_low", "_ci_high"):  # the same lesion resamples of the same predictions
+            assert metrics[key + end] == pytest.approx(trained_metrics[key + end], abs=1e-5)
+    subgroups = [pd.read_csv(d / "report" / "subgroups.csv") for d in (tmp_path, trained)]
+    pd.testing.assert_frame_equal(*subgroups, atol=1e-5)
     assert table.columns.tolist() == ["model", *TABLE_METRICS] and len(table) == 1
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     split = pd.read_csv(trained / "split.csv")
@@ -154,6 +159,41 @@ def segmentation_checkpoint(path: Path) -> Path:
         path,
     )
     return path
+
+
+def test_compare_two_runs_on_the_same_test_images(trained, synthetic_root, tmp_path, capsys):
+    ckpt = f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}"
+    _eval(tmp_path / "flips", synthetic_root, ckpt, "tta=flips")
+    table = compare.compare(trained, tmp_path / "flips", Bootstrap(resamples=500))  # a run dir and an eval folder
+    trained_metrics = json.loads((trained / "metrics.json").read_text())
+    flips = json.loads((tmp_path / "flips" / "metrics.json").read_text())
+    assert table.metric.tolist() == ["balanced_acc", "acc", "f1_macro", "auroc_macro", "recall_mel"]
+    row = table.set_index("metric").loc["balanced_acc"]
+    assert row.a == pytest.approx(trained_metrics["test/balanced_acc"], abs=1e-5)
+    assert row.b == pytest.approx(flips["test/balanced_acc"], abs=1e-5)
+    assert row.difference == pytest.approx(row.a - row.b) and row.ci_low <= row.difference <= row.ci_high
+    assert ((table.p < 0.05) == ((table.ci_low > 0) | (table.ci_high < 0))).all()  # p and interval agree
+    same = compare.compare(trained, trained, Bootstrap(resamples=200))
+    assert (same.difference == 0).all() and (same.p == 1).all()
+
+    compare.main([str(trained), str(tmp_path / "flips"), "--resamples", "300", "--csv", str(tmp_path / "c.csv")])
+    out = capsys.readouterr().out
+    lesions = pd.read_csv(trained / "predictions.csv").lesion_id.nunique()
+    assert f"of {lesions} lesions; paired bootstrap over lesions, 300 resamples" in out
+    assert re.search(r"balanced_acc +[0-9.]+ +[0-9.]+ +-?[0-9.]+ +\[[-+][0-9.]+, [-+][0-9.]+\] +[0-9.]+ +(yes|no)", out)
+    assert pd.read_csv(tmp_path / "c.csv").metric.tolist() == table.metric.tolist()
+
+    _eval(tmp_path / "val", synthetic_root, ckpt, "split=val")  # other images: refused in one line
+    message = user_error(capsys, compare.main, [str(trained), str(tmp_path / "val")])
+    assert "were not tested on the same images" in message
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "flips", broken)
+    predictions = pd.read_csv(broken / "predictions.csv")
+    predictions["mel"] = predictions["mel"].astype(object)
+    predictions.loc[3, "mel"] = "n/a"
+    predictions.to_csv(broken / "predictions.csv", index=False)
+    assert "line 5, column mel: 'n/a' is not a number" in user_error(capsys, compare.main, [str(trained), str(broken)])
+    assert "neither predictions.csv" in user_error(capsys, compare.main, [str(trained), str(tmp_path / "none")])
 
 
 def test_eval_refuses_missing_foreign_and_segmentation_checkpoints(synthetic_root, tmp_path):
