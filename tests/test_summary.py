@@ -67,3 +67,32 @@ def test_summary_per_class_columns(tmp_path, capsys):
     assert table.columns.tolist() == ["job", "loss", "status", "balanced_acc", "recall_macro", "f1_macro", *classwise]
     assert table["recall_mel"].tolist() == pytest.approx([0.4, 0.45]) and "recall_mel |" in capsys.readouterr().out
     assert "choose among" in user_error(capsys, main, [str(tmp_path), "--per-class", "sensitivity"])
+
+
+def test_summary_shows_intervals_and_the_spread_over_seeds(tmp_path):
+    """Jobs that differ only by seed are repeats: mean +- standard deviation; single runs show their interval."""
+    scores = {("ce", 1): 0.50, ("ce", 2): 0.56, ("ce", 3): 0.53, ("focal", 1): 0.61}
+    for num, ((loss, seed), score) in enumerate(scores.items()):
+        intervals = {
+            "balanced_acc_ci_low": score - 0.04,
+            "balanced_acc_ci_high": score + 0.05,
+            "recall_mel_ci_low": 0.1,
+        }
+        _job(tmp_path, num, [f"loss={loss}", f"seed={seed}"], {"balanced_acc": score, "recall_mel": 0.3, **intervals})
+    table = summarize(tmp_path, per_class=["recall"])
+    assert table.columns.tolist() == [
+        "job",
+        "loss",
+        "seed",
+        "status",
+        "balanced_acc",
+        "balanced_acc_ci_low",
+        "balanced_acc_ci_high",
+        "recall_mel",
+    ]  # an interval end is no per-class column
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "| 0.6100 [0.5700, 0.6600] |" in markdown
+    repeats = pd.read_csv(tmp_path / "summary_repeats.csv")
+    assert repeats.loss.tolist() == ["ce"] and repeats.jobs.tolist() == [3] and repeats.repeats[0] == "seed=1/2/3"
+    assert repeats.balanced_acc_mean[0] == pytest.approx(0.53) and repeats.balanced_acc_std[0] == pytest.approx(0.03)
+    assert "| ce     |      3 | seed=1/2/3 | 0.5300 +- 0.0300 |" in markdown
