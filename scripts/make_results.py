@@ -16,6 +16,11 @@ import json
 import statistics
 from pathlib import Path
 
+import pandas as pd
+
+from skinlight.errors import DataError
+from skinlight.evaluation.compare import compare
+from skinlight.metrics.bootstrap import Bootstrap
 from skinlight.rundir import RunDir, sweep_jobs
 
 CLS_METRICS = {
@@ -72,6 +77,16 @@ SECTIONS = {
         "the table under it, written by eval.py, is the Table VII layout of Le et al. 2020.",
         4,
     ),
+    "cal_": (
+        "Calibration and subgroups",
+        CLS_METRICS,
+        "A run cal_<run> is `eval.py calibrate=true` on <run>'s best checkpoint: one temperature fitted on the val "
+        "split, applied to the test probabilities. Its table (written by eval.py) shows the ECE before and after; "
+        "temperature scaling keeps every argmax, so the accuracies do not move. Below it, the subgroups of "
+        "report/subgroups.csv with at least 100 test images: balanced accuracy and melanoma sensitivity with their "
+        "lesion-bootstrap 95 % intervals.",
+        6,
+    ),
     "proto_": (
         "A paper's own protocol beside the honest one",
         CLS_METRICS,
@@ -84,6 +99,8 @@ SECTIONS = {
         5,
     ),
 }
+PROTOCOLS = ("published", "honest")
+BOOTSTRAP = Bootstrap(resamples=2000, seed=0)  # of the paired comparisons
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
 | paper | reported | why ours differs |
@@ -142,10 +159,16 @@ def fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def cell(metrics: dict, key: str) -> str:
+    """A metric, with its lesion-bootstrap interval where metrics.json has one."""
+    low, high = metrics.get(key + "_ci_low"), metrics.get(key + "_ci_high")
+    return fmt(metrics.get(key)) + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+
+
 def table(rows: list[dict], metrics: dict[str, str]) -> list[str]:
     lines = ["| run | " + " | ".join(metrics) + " | wall | command |", "|---" * (len(metrics) + 3) + "|"]
     for row in rows:
-        values = [fmt(row["metrics"].get(key)) for key in metrics.values()]
+        values = [cell(row["metrics"], key) for key in metrics.values()]
         lines.append(f"| {row['name']} | " + " | ".join(values) + f" | {row['wall']} | `{row['command']}` |")
     return lines
 
@@ -214,8 +237,29 @@ def comparison_lines(done: list[dict], first: str, second: str, what: str, same_
     ]
 
 
+def paired_lines(first: dict, second: dict) -> str:
+    """`python -m skinlight.evaluation.compare` of two rows' runs on balanced accuracy, as one sentence."""
+    command = f"`python -m skinlight.evaluation.compare {first['run'].path} {second['run'].path}`"
+    lacking = [row["name"] for row in (first, second) if not row["run"].predictions.exists()]
+    if lacking:
+        return (
+            f"{first['name']} vs {second['name']}: not compared, {' and '.join(lacking)} has no per-image "
+            "predictions (recorded before train.py wrote predictions.csv)"
+        )
+    try:
+        row = compare(first["run"].path, second["run"].path, BOOTSTRAP).set_index("metric").loc["balanced_acc"]
+    except DataError as e:
+        return f"{first['name']} vs {second['name']}: not compared ({e})"
+    verdict = "significant" if row.p < 0.05 else "not significant"
+    return (
+        f"{first['name']} - {second['name']}: {row.difference:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}], "
+        f"p = {row.p:.3f}, {verdict} ({command})"
+    )
+
+
 def ranking_lines(rows: list[dict], runs: list[dict]) -> list[str]:
-    """The rows ordered by balanced accuracy, as one generated sentence, with the seed spread it has to exceed."""
+    """The rows ordered by balanced accuracy, as one generated sentence, with the seed spread it has to exceed
+    and the paired comparison of the first with each other row (skinlight.evaluation.compare)."""
     ranked = sorted(rows, key=lambda row: -row["metrics"]["test/balanced_acc"])
     order = " > ".join(f"{row['name']} {fmt(row['metrics']['test/balanced_acc'])}" for row in ranked)
     spreads = [
@@ -227,7 +271,43 @@ def ranking_lines(rows: list[dict], runs: list[dict]) -> list[str]:
         if spreads
         else " Each row is one seed and no seed repeat has finished yet: the order may be noise."
     )
-    return ["", f"By balanced accuracy: {order}.{caveat}"]
+    pairs = [paired_lines(ranked[0], other) for other in ranked[1:]]
+    return [
+        "",
+        f"By balanced accuracy: {order}.{caveat}",
+        "",
+        "The first against each other row, on the same test images (difference of balanced accuracy, its 95 % "
+        f"interval from a paired bootstrap over lesions, {BOOTSTRAP.resamples} resamples, and its p-value; "
+        "significant: p < 0.05):",
+        "",
+        *(f"- {line}" for line in pairs),
+    ]
+
+
+def subgroup_lines(rows: list[dict], min_images: int = 100) -> list[str]:
+    """Each run's report/subgroups.csv, the subgroups with at least `min_images` test images."""
+    out = []
+    for row in rows:
+        path = row["run"].report / "subgroups.csv"
+        if not path.exists():
+            continue
+        groups = pd.read_csv(path)
+        groups = groups[groups.images >= min_images]
+        screened = next((c for c in groups if c.startswith("recall_") and not c.endswith(("_low", "_high"))), None)
+        out += ["", f"{row['name']}, by subgroup (its report/subgroups.csv):", ""]
+        out += ["| subgroup | images | lesions | bal. acc [95 % interval] | " + (f"{screened} |" if screened else "")]
+        out += ["|---|---|---|---|" + ("---|" if screened else "")]
+        for g in groups.itertuples():
+            values = g._asdict()
+            screen = f" {interval(values, screened)} |" if screened else ""
+            name = "all" if g.attribute == "all" else f"{g.attribute}: {g.value}"
+            out.append(f"| {name} | {g.images} | {g.lesions} | {interval(values, 'balanced_acc')} |{screen}")
+    return out
+
+
+def interval(values: dict, metric: str) -> str:
+    value, low, high = (values.get(metric + end) for end in ("", "_ci_low", "_ci_high"))
+    return "–" if pd.isna(value) else f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def eval_table_lines(rows: list[dict]) -> list[str]:
@@ -336,6 +416,8 @@ def build(runs_dir: Path) -> str:
             out += ranking_lines(done, runs)
         if prefix == "ens_":
             out += eval_table_lines(done)
+        if prefix == "cal_":
+            out += eval_table_lines(done) + subgroup_lines(done)
         if prefix == "proto_":
             out += comparison_lines(
                 done,
@@ -344,6 +426,8 @@ def build(runs_dir: Path) -> str:
                 "Elgohary et al.'s protocol vs the honest one, each on its own test split",
                 same_split=False,
             )
+            pair = [next((r for r in done if r["name"] == f"proto_elgohary2024_cls_{p}"), None) for p in PROTOCOLS]
+            out += ["", paired_lines(*pair)] if all(pair) else []
         for run in failed:
             out.append(
                 f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "

@@ -2,8 +2,11 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_results.py"
@@ -170,3 +173,70 @@ def test_protocol_section_compares_the_pair_without_claiming_one_split(tmp_path,
         "proto_elgohary2024_cls_published beats proto_elgohary2024_cls_honest in balanced accuracy (0.650 vs 0.400"
         in section
     )
+
+
+def write_predictions(run: Path, correct: float, seed: int) -> None:
+    """predictions.csv of 300 test images of 100 lesions, right for a `correct` share of the lesions."""
+    rng = np.random.default_rng(seed)
+    classes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    lesion = np.repeat(np.arange(100), 3)
+    label = lesion % 7
+    right = (rng.random(100) < correct)[lesion]
+    predicted = np.where(right, label, (label + 1) % 7)
+    table = pd.DataFrame({"image_id": [f"ISIC_{i:07d}" for i in range(300)], "lesion_id": lesion, "path": "x.jpg"})
+    table["label"] = [classes[i] for i in label]
+    table[classes] = np.eye(7)[predicted] * 0.9 + 0.1 / 7
+    table["prediction"] = [classes[i] for i in predicted]
+    table.to_csv(run / "predictions.csv", index=False)
+
+
+def test_rankings_say_which_differences_are_significant(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_predictions(write_run(runs, "cls_lite0_pretrained_wce", cls_metrics(0.9)), 0.9, 0)
+    write_predictions(write_run(runs, "cls_lite0_pretrained_focal", cls_metrics(0.5)), 0.5, 1)
+    write_predictions(write_run(runs, "cls_lite0_pretrained_ce", cls_metrics(0.88)), 0.88, 2)
+    write_run(runs, "cls_lite0_pretrained_gessert", cls_metrics(0.7))  # recorded before predictions.csv
+    cal = write_run(runs, "cal_cls_lite0_pretrained_wce", {**cls_metrics(0.9), "test/balanced_acc_ci_low": 0.85})
+    (cal / "table.md").write_text("| model | ece |\n|---|---|\n| a | 0.1 |\n| a + temperature (T=1.50) | 0.05 |\n")
+    pd.DataFrame(
+        [
+            {
+                "attribute": "all",
+                "value": "all",
+                "images": 300,
+                "lesions": 100,
+                "balanced_acc": 0.9,
+                "balanced_acc_ci_low": 0.85,
+                "balanced_acc_ci_high": 0.95,
+                "recall_mel": 0.8,
+                "recall_mel_ci_low": 0.6,
+                "recall_mel_ci_high": 0.9,
+            },
+            {
+                "attribute": "sex",
+                "value": "male",
+                "images": 40,
+                "lesions": 20,
+                "balanced_acc": 0.7,
+                "balanced_acc_ci_low": 0.5,
+                "balanced_acc_ci_high": 0.9,
+                "recall_mel": 0.5,
+                "recall_mel_ci_low": 0.2,
+                "recall_mel_ci_high": 0.8,
+            },
+        ]
+    ).to_csv(cal / "report" / "subgroups.csv", index=False)
+
+    text = make_results.build(runs)
+
+    lines = {line.split(":")[0]: line for line in text.splitlines() if line.startswith("- cls_lite0_pretrained_wce")}
+    assert re.search(
+        r"\+0\.[34]\d\d \[\+0\.\d{3}, \+0\.\d{3}\], p = 0\.000, significant",
+        lines["- cls_lite0_pretrained_wce - cls_lite0_pretrained_focal"],
+    )
+    assert "not significant" in lines["- cls_lite0_pretrained_wce - cls_lite0_pretrained_ce"]
+    assert "cls_lite0_pretrained_gessert has no per-image predictions" in text
+    assert "| cal_cls_lite0_pretrained_wce | 0.900 [0.850" not in text  # an interval needs both ends
+    assert "| a + temperature (T=1.50) | 0.05 |" in text
+    assert "| all | 300 | 100 | 0.900 [0.850, 0.950] | 0.800 [0.600, 0.900] |" in text
+    assert "sex: male" not in text  # fewer than 100 images

@@ -25,7 +25,6 @@ from test_bad_input import quoted, run_cli
 from test_eval import _compose
 from test_isic2018_task3 import TASK3
 from test_segmentation_train import FAST as SEG_FAST
-from test_segmentation_train import FAST_MODEL
 
 from skinlight.data.layouts.isic2018_task3 import ONE_HOT
 from skinlight.evaluation.evaluate import evaluate
@@ -96,7 +95,8 @@ def test_task1_masks_score_as_predict_masks_py(tmp_path, capsys):
     root = tmp_path / "isic2018"
     generate_isic2018(root, (24, 4, 16), seed=3, image_size=(96, 72), workers=1)
     run_dir = tmp_path / "train"
-    run(_compose("train", [*FAST_MODEL, *SEG_FAST, "trainer.max_epochs=2"], run_dir, root), run_dir)
+    unet = ["model=unet_elgohary", "model.net.base_channels=8", "loss=bce_dice", "optimizer.lr=2e-3"]  # a tiny U-Net
+    run(_compose("train", [*unet, *SEG_FAST, "data.batch_size=4", "trainer.max_epochs=6"], run_dir, root), run_dir)
     truth, predicted = root / "ISIC2018_Task1_Test_GroundTruth", tmp_path / "predict"
     code, err = run_cli(
         "predict_masks.py",
@@ -112,10 +112,10 @@ def test_task1_masks_score_as_predict_masks_py(tmp_path, capsys):
     assert code == 0, err
     metrics = json.loads((predicted / "metrics.json").read_text())
     iou = pd.read_csv(predicted / "scores.csv").iou
-    assert 0 < metrics["test/thresholded_jaccard"] < 1 and (iou > 0).all() and (iou < 1).all(), "a trivial case"
+    assert 0 < (iou >= 0.65).mean() < 1 and (iou > 0).all() and (iou < 1).all(), "the threshold must matter"
     score = official("segmentation", truth, predicted / "masks")["macro_average"]
     agree(
         capsys,
-        f"ISIC 2018 Task 1, {len(iou)} masks at the images' size (96x72; the model runs at 32 px):",
+        f"ISIC 2018 Task 1, {len(iou)} masks at the images' size (96x72; the U-Net runs at 32 px):",
         [(name, metrics[key], score[name]) for name, key in TASK1.items()],
     )

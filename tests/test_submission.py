@@ -43,9 +43,13 @@ def test_submission_has_the_challenge_columns_and_full_precision_probabilities(t
 def test_no_submission_for_a_model_of_other_classes(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="skinlight.inference.submission"):
         assert write_submission(tmp_path, ["a", "b"], np.eye(2), ["benign", "malignant"], np.arange(2)) is None
+        assert write_submission(tmp_path, ["a", "a"], np.eye(7)[:2], CLASSES) is None  # a/a.jpg and b/a.jpg: one id
     assert not list(tmp_path.iterdir())
     why = f"the model's classes ['benign', 'malignant'] are not HAM10000's {list(CLASSES)}"
-    assert [r.getMessage() for r in caplog.records] == [f"no ISIC 2018 Task 3 submission: {why}"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"no ISIC 2018 Task 3 submission: {why}",
+        "no ISIC 2018 Task 3 submission: two images share a file name (the submission's image id)",
+    ]
 
 
 def test_predict_writes_the_submission_beside_its_csv(tmp_path):
