@@ -99,7 +99,6 @@ SECTIONS = {
         5,
     ),
 }
-PROTOCOLS = ("published", "honest")
 BOOTSTRAP = Bootstrap(resamples=2000, seed=0)  # of the paired comparisons
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
@@ -225,15 +224,16 @@ def spread_lines(runs: list[dict]) -> list[str]:
 
 def comparison_lines(done: list[dict], first: str, second: str, what: str, same_split: bool = True) -> list[str]:
     """One generated sentence comparing two named runs' balanced accuracy (when both finished)."""
-    by_name = {row["name"]: row["metrics"]["test/balanced_acc"] for row in done}
-    if first not in by_name or second not in by_name:
+    rows = {row["name"]: row for row in done}
+    if first not in rows or second not in rows:
         return []
-    a, b = by_name[first], by_name[second]
+    a, b = (rows[name]["metrics"]["test/balanced_acc"] for name in (first, second))
     verdict = "beats" if a > b else "does not beat"
     return [
         "",
         f"{what}: {first} {verdict} {second} in balanced accuracy{' on the same split' if same_split else ''} "
         f"({fmt(a)} vs {fmt(b)}, {a - b:+.3f}).",
+        *(["", paired_lines(rows[first], rows[second])] if same_split else []),
     ]
 
 
@@ -426,8 +426,7 @@ def build(runs_dir: Path) -> str:
                 "Elgohary et al.'s protocol vs the honest one, each on its own test split",
                 same_split=False,
             )
-            pair = [next((r for r in done if r["name"] == f"proto_elgohary2024_cls_{p}"), None) for p in PROTOCOLS]
-            out += ["", paired_lines(*pair)] if all(pair) else []
+
         for run in failed:
             out.append(
                 f"\n{run['name']}: no metrics.json (exit code {run['rc'] or 'none: still running or killed'}); "
