@@ -284,6 +284,24 @@ def ranking_lines(rows: list[dict], runs: list[dict]) -> list[str]:
     ]
 
 
+def scorer_lines(rows: list[dict]) -> list[str]:
+    """The official ISIC scorer's numbers on a run's submission (isic_challenge_scoring.json) beside skinlight's."""
+    out = []
+    for row in rows:
+        path = row["run"].path / "isic_challenge_scoring.json"
+        if not path.exists():
+            continue
+        score, ours = json.loads(path.read_text()), row["metrics"]
+        auc = max(abs(v - ours[f"test/auroc_{c.lower()}"]) for c, v in score["per_category"]["auc"].items())
+        out += [
+            "",
+            f"{row['name']}: `isic-challenge-scoring classification` on its isic2018_task3_submission.csv "
+            f"(isic_challenge_scoring.json): balanced accuracy {score['overall']:.7f}, skinlight's "
+            f"{ours['test/balanced_acc']:.7f}; per-category AUC within {auc:.1e} of skinlight's.",
+        ]
+    return out
+
+
 def subgroup_lines(rows: list[dict], min_images: int = 100) -> list[str]:
     """Each run's report/subgroups.csv, the subgroups with at least `min_images` test images."""
     out = []
@@ -295,7 +313,10 @@ def subgroup_lines(rows: list[dict], min_images: int = 100) -> list[str]:
         groups = groups[groups.images >= min_images]
         screened = next((c for c in groups if c.startswith("recall_") and not c.endswith(("_low", "_high"))), None)
         out += ["", f"{row['name']}, by subgroup (its report/subgroups.csv):", ""]
-        out += ["| subgroup | images | lesions | bal. acc [95 % interval] | " + (f"{screened} |" if screened else "")]
+        out += [
+            "| subgroup | images | lesions | bal. acc [95 % interval] | "
+            + (f"{screened[len('recall_') :]} sensitivity [95 % interval] |" if screened else "")
+        ]
         out += ["|---|---|---|---|" + ("---|" if screened else "")]
         for g in groups.itertuples():
             values = g._asdict()
@@ -417,7 +438,7 @@ def build(runs_dir: Path) -> str:
         if prefix == "ens_":
             out += eval_table_lines(done)
         if prefix == "cal_":
-            out += eval_table_lines(done) + subgroup_lines(done)
+            out += eval_table_lines(done) + scorer_lines(done) + subgroup_lines(done)
         if prefix == "proto_":
             out += comparison_lines(
                 done,
