@@ -3,6 +3,8 @@ grouped interval covers a known truth at its nominal rate where an image-level o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ import torch
 from skinlight.errors import ConfigError
 from skinlight.metrics.bootstrap import Bootstrap, classification_samples, confusion_samples, mean_samples
 from skinlight.metrics.classification import classification_metrics
+from skinlight.train import run
 
 CLASSES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
 
@@ -67,12 +70,26 @@ def test_weighted_means_and_a_fixed_seed():
 
 
 @pytest.mark.parametrize(
-    "args, message",
-    [({"resamples": -1}, "intervals.resamples=-1"), ({"level": 1.5}, "intervals.level=1.5")],
+    "config, message",
+    [
+        ({"resamples": -1}, "intervals.resamples=-1: give a whole number"),
+        ({"resamples": "many"}, "intervals.resamples=many"),
+        ({"level": 1.5}, "intervals.level=1.5: give a coverage"),
+        ({"level": "x"}, "intervals.level=x"),
+        ({"seed": 0.5}, "intervals.seed=0.5"),
+        ({"resample": 10}, "intervals.resample: unknown key"),
+    ],
 )
-def test_bad_settings_are_one_config_error(args, message):
+def test_bad_settings_are_one_config_error(config, message):
     with pytest.raises(ConfigError, match=message):
-        Bootstrap(**args)
+        Bootstrap.from_config(config)
+
+
+def test_a_bad_setting_stops_a_run_before_training(make_cfg):
+    cfg = make_cfg("intervals.level=2")
+    with pytest.raises(ConfigError, match="intervals.level=2"):
+        run(cfg, cfg.hydra.runtime.output_dir)
+    assert not (Path(cfg.hydra.runtime.output_dir) / "checkpoints").exists()
 
 
 def _clustered_draw(rng, recall=(0.5, 0.7, 0.85), lesions: int = 60):

@@ -201,6 +201,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     task = check_task(cfg)
     get_class(cfg.model._target_).check_config(_plain(cfg.model))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    bootstrap = Bootstrap.from_config(cfg.get("intervals"))  # checked before training, used after the test
     L.seed_everything(cfg.seed, workers=True)
     with ddp_launch_environment():
         trainer = build_trainer(cfg)
@@ -243,7 +244,6 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
         test_rows = datamodule.table[datamodule.table["split"] == "test"]
-        bootstrap = Bootstrap(**cfg.get("intervals", {}))
         metrics.update(test_intervals(task, model, test_rows, bootstrap))
         run_dir.write_metrics(metrics)
         write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)

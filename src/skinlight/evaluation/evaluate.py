@@ -106,6 +106,7 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     if cfg.calibrate and cfg.split == "val":
         raise ConfigError("calibrate=true fits the temperature on the val images: evaluate split=test (or train)")
     views = build_views(cfg.tta.views, cfg.tta.get("crops"))
+    bootstrap = Bootstrap.from_config(cfg.get("intervals"))
     ensemble = OmegaConf.to_container(cfg.ensemble) if OmegaConf.is_config(cfg.ensemble) else cfg.ensemble
     members = find_members(cfg.ckpt_path, ensemble, cfg.checkpoint)
     device = device_of(cfg.device)
@@ -148,7 +149,6 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "table.csv", index=False)
     (out_dir / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
-    bootstrap = Bootstrap(**cfg.intervals)
     metrics[final] |= classification_intervals(
         bootstrap, final_probs.numpy(), labels.numpy(), rows.lesion_id, classes, prefix
     )

@@ -38,10 +38,20 @@ class Bootstrap:
     seed: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.resamples, int) or self.resamples < 0:
+        if isinstance(self.resamples, bool) or not isinstance(self.resamples, int) or self.resamples < 0:
             raise ConfigError(f"intervals.resamples={self.resamples}: give a whole number >= 0 (0: no intervals)")
-        if not 0 < self.level < 1:
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not 0 < self.level < 1:
             raise ConfigError(f"intervals.level={self.level}: give a coverage between 0 and 1, e.g. 0.95")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"intervals.seed={self.seed}: give a whole number")
+
+    @classmethod
+    def from_config(cls, config) -> Bootstrap:
+        """The `intervals` config node (resamples, level, seed; missing keys take the defaults)."""
+        unknown = sorted(set(config or {}) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"intervals.{unknown[0]}: unknown key; intervals has resamples, level, seed")
+        return cls(**(config or {}))
 
     def weights(self, groups: Sequence) -> np.ndarray:
         """(resamples, images) draw counts of each image's group (see the module docstring)."""
