@@ -25,6 +25,7 @@ from skinlight.metrics.bootstrap import Bootstrap, confusion_samples  # noqa: E4
 SUBGROUPS = {"sex": "sex", "age_band": "age", "site": "localization", "dx_type": "dx_type", "source": "dataset"}
 AGE_BANDS = (0, 30, 45, 60, 75)  # [0, 30), [30, 45), ..., 75 and over
 METRICS = ("balanced_acc", "acc")
+INTERVAL_ENDS = ("_ci_low", "_ci_high")
 
 
 def age_band(age: pd.Series) -> pd.Series:
@@ -70,9 +71,14 @@ def subgroup_table(
     return pd.DataFrame(table)
 
 
+def plotted_metrics(table: pd.DataFrame) -> list[str]:
+    """The panels of subgroups.png: balanced accuracy and the screened class's sensitivity."""
+    return [m for m in table if m == "balanced_acc" or (m.startswith("recall_") and not m.endswith(INTERVAL_ENDS))]
+
+
 def plot_subgroups(table: pd.DataFrame, path: Path) -> None:
     """One panel per metric: each subgroup's value and interval, the whole test set as a dashed line."""
-    metrics = [m for m in table if m in METRICS[:1] or m.startswith("recall_")]
+    metrics = plotted_metrics(table)
     labels = [
         f"{a}: {v} (n={n})" if a != "all" else f"all (n={n})"
         for a, v, n in table[["attribute", "value", "images"]].values
