@@ -243,7 +243,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
             finish_loggers(trainer.loggers)
     metrics = {k: float(v) for k, v in sorted(metrics.items())}
     if trainer.is_global_zero:
-        test_rows = datamodule.table[datamodule.table["split"] == "test"]
+        test_rows = tested_rows(task, model, datamodule.table)
         metrics.update(test_intervals(task, model, test_rows, bootstrap))
         run_dir.write_metrics(metrics)
         write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)
@@ -271,6 +271,15 @@ def sweep_value(name: str, metrics: dict, fitted: dict, checkpoint) -> float:
     )
 
 
+def tested_rows(task: str, model, table):
+    """The rows of the test images the model was tested on, in its outputs' order: the test split's, or its first
+    batches' with fast_dev_run / trainer.limit_test_batches (the test loader keeps the table's order)."""
+    rows = table[table["split"] == "test"]
+    if task == "classification":
+        return rows.iloc[: len(model.test_outputs["labels"])]
+    return rows.set_index("image_id").loc[model.test_outputs["image_id"]].reset_index()  # this process's images
+
+
 def test_intervals(task: str, model, test_rows, bootstrap: Bootstrap) -> dict[str, float]:
     """The lesion-bootstrap intervals of the tested model's headline metrics (skinlight.metrics.bootstrap)."""
     outputs = model.test_outputs
@@ -279,8 +288,7 @@ def test_intervals(task: str, model, test_rows, bootstrap: Bootstrap) -> dict[st
         return classification_intervals(
             bootstrap, probs, labels, test_rows["lesion_id"], model.hparams.class_names, "test/"
         )
-    lesions = test_rows.set_index("image_id").loc[outputs["image_id"], "lesion_id"]  # this process's test images
-    return segmentation_intervals(bootstrap, outputs, lesions, "test/")
+    return segmentation_intervals(bootstrap, outputs, test_rows["lesion_id"], "test/")
 
 
 def write_report(task: str, run_dir: RunDir, model, classes, test_rows, metrics: dict, bootstrap: Bootstrap) -> None:
