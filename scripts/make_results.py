@@ -243,8 +243,9 @@ def paired_lines(first: dict, second: dict) -> str:
     lacking = [row["name"] for row in (first, second) if not row["run"].predictions.exists()]
     if lacking:
         return (
-            f"{first['name']} vs {second['name']}: not compared, {' and '.join(lacking)} has no per-image "
-            "predictions (recorded before train.py wrote predictions.csv)"
+            f"{first['name']} vs {second['name']}: not compared, {' and '.join(lacking)} "
+            f"{'has' if len(lacking) == 1 else 'have'} no per-image predictions (recorded before train.py wrote "
+            "predictions.csv)"
         )
     try:
         row = compare(first["run"].path, second["run"].path, BOOTSTRAP).set_index("metric").loc["balanced_acc"]
