@@ -20,7 +20,7 @@ import pandas as pd
 
 from skinlight.errors import DataError
 from skinlight.evaluation.compare import compare
-from skinlight.metrics.bootstrap import Bootstrap
+from skinlight.metrics.bootstrap import INTERVAL_ENDS, Bootstrap
 from skinlight.rundir import RunDir, sweep_jobs
 
 CLS_METRICS = {
@@ -160,7 +160,7 @@ def fmt(value) -> str:
 
 def cell(metrics: dict, key: str) -> str:
     """A metric, with its lesion-bootstrap interval where metrics.json has one."""
-    low, high = metrics.get(key + "_ci_low"), metrics.get(key + "_ci_high")
+    low, high = (metrics.get(key + end) for end in INTERVAL_ENDS)
     return fmt(metrics.get(key)) + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
 
 
@@ -312,7 +312,7 @@ def subgroup_lines(rows: list[dict], min_images: int = 100) -> list[str]:
             continue
         groups = pd.read_csv(path)
         groups = groups[groups.images >= min_images]
-        screened = next((c for c in groups if c.startswith("recall_") and not c.endswith(("_low", "_high"))), None)
+        screened = next((c for c in groups if c.startswith("recall_") and not c.endswith(INTERVAL_ENDS)), None)
         out += ["", f"{row['name']}, by subgroup (its report/subgroups.csv):", ""]
         out += [
             "| subgroup | images | lesions | bal. acc [95 % interval] | "
@@ -328,7 +328,7 @@ def subgroup_lines(rows: list[dict], min_images: int = 100) -> list[str]:
 
 
 def interval(values: dict, metric: str) -> str:
-    value, low, high = (values.get(metric + end) for end in ("", "_ci_low", "_ci_high"))
+    value, low, high = (values.get(metric + end) for end in ("", *INTERVAL_ENDS))
     return "–" if pd.isna(value) else f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 

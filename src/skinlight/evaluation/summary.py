@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from skinlight.errors import ConfigError, DataError, exit_on_user_error
+from skinlight.metrics.bootstrap import INTERVAL_ENDS
 from skinlight.metrics.classification import TABLE_METRICS
 from skinlight.metrics.segmentation import SCORES
 from skinlight.reports.classification import PER_CLASS_METRICS
@@ -29,7 +30,6 @@ from skinlight.rundir import RunDir, sweep_jobs
 log = logging.getLogger(__name__)
 # Balanced accuracy first, then the rest of eval.py's table, calibration, and the segmentation scores.
 HEADLINE_METRICS = ("balanced_acc", *TABLE_METRICS[:-1], "ece", *SCORES)
-INTERVAL_ENDS = ("_ci_low", "_ci_high")
 REPEAT_KEYS = ("seed", "data.fold")  # jobs differing only in these repeat one configuration
 
 

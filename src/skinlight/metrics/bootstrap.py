@@ -25,6 +25,7 @@ import numpy as np
 from skinlight.errors import ConfigError
 from skinlight.metrics.classification import SCREENED_CLASSES
 
+INTERVAL_ENDS = ("_ci_low", "_ci_high")  # <metric><end>: the keys of its interval
 CLASSIFICATION_HEADLINE = ("balanced_acc", "acc", "f1_macro", "auroc_macro")
 SEGMENTATION_HEADLINE = ("dice", "iou", "thresholded_jaccard")
 
@@ -76,7 +77,7 @@ class Bootstrap:
         out = {f"{prefix}ci_level": self.level, f"{prefix}ci_resamples": self.resamples}
         out[f"{prefix}ci_groups"] = len(_codes(groups)[1])
         for name, values in samples.items():
-            out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = self.interval(values)
+            out.update(zip((f"{prefix}{name}{end}" for end in INTERVAL_ENDS), self.interval(values)))
         return out
 
 

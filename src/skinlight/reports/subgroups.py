@@ -20,12 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from skinlight.metrics.bootstrap import Bootstrap, confusion_samples  # noqa: E402
+from skinlight.metrics.bootstrap import INTERVAL_ENDS, Bootstrap, confusion_samples  # noqa: E402
 
 SUBGROUPS = {"sex": "sex", "age_band": "age", "site": "localization", "dx_type": "dx_type", "source": "dataset"}
 AGE_BANDS = (0, 30, 45, 60, 75)  # [0, 30), [30, 45), ..., 75 and over
 METRICS = ("balanced_acc", "acc")
-INTERVAL_ENDS = ("_ci_low", "_ci_high")
 
 
 def age_band(age: pd.Series) -> pd.Series:
@@ -66,7 +65,7 @@ def subgroup_table(
             for name in [m for m in point if m in METRICS or m.startswith("recall_")]:
                 row[name] = float(point[name][0])
                 if name in resampled:
-                    row[f"{name}_ci_low"], row[f"{name}_ci_high"] = bootstrap.interval(resampled[name])
+                    row.update(zip((name + end for end in INTERVAL_ENDS), bootstrap.interval(resampled[name])))
             table.append(row)
     return pd.DataFrame(table)
 
@@ -87,8 +86,8 @@ def plot_subgroups(table: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics) + 2, 0.28 * len(table) + 1.2), sharey=True)
     for ax, metric in zip(np.atleast_1d(axes), metrics):
         value = table[metric].to_numpy(float)
-        if f"{metric}_ci_low" in table:
-            low, high = table[f"{metric}_ci_low"].to_numpy(float), table[f"{metric}_ci_high"].to_numpy(float)
+        if metric + INTERVAL_ENDS[0] in table:
+            low, high = (table[metric + end].to_numpy(float) for end in INTERVAL_ENDS)
             ax.hlines(y, low, high, color="tab:blue", lw=1.5)
         ax.plot(value, y, "o", color="tab:blue", ms=4)
         ax.axvline(table.loc[table.attribute == "all", metric].iloc[0], color="k", ls="--", lw=0.8)
