@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.errors import DataError
+from skinlight.errors import DataError, exit_on_user_error
 from skinlight.evaluation.compare import compare
 from skinlight.metrics.bootstrap import INTERVAL_ENDS, Bootstrap
 from skinlight.rundir import RunDir, sweep_jobs
@@ -87,6 +87,37 @@ SECTIONS = {
         "lesion-bootstrap 95 % intervals.",
         6,
     ),
+    "abl_": (
+        "Ablations",
+        {},
+        "experiment=skinlight_ablation (a reduced budget, the same for every row: 96 px, 3 epochs, EfficientNet-Lite0 "
+        "ImageNet, weighted CE, Adam 1e-3; the split of the first table) plus one option per row, seeds 0 and 1 "
+        "(results/ablation.sh). The score is the best epoch's validation balanced accuracy (the checkpoint the run "
+        "keeps): options are chosen on validation, the test split stays for the recipe. The difference to the "
+        "baseline comes with its standard error, the seed standard deviation pooled over all rows times "
+        "sqrt(1/n_row + 1/n_baseline); |difference| > 2 standard errors is marked as beyond the seed noise.",
+        7,
+    ),
+    "recipe_": (
+        "The skinlight_cpu recipe",
+        CLS_METRICS,
+        "experiment=skinlight_cpu (conf/experiment/skinlight_cpu.yaml: the options the ablations below chose, on the "
+        "full schedule) on the first table's lesion-grouped test split. recipe_<recipe>_sN is seed N "
+        "(`seed=N`; data.split_seed stays 42); recipe_<recipe>_foldK a member trained on fold K's train split "
+        "(`data.num_folds=5 data.fold=K`); recipe_<recipe>_5fold_<tta> is eval.py on the five members (ensemble + "
+        "TTA). A row marked resumed was cut short (the working session ended) and continued from its "
+        "last.ckpt with ckpt_path=last (its resumed.txt); its wall time sums the parts.",
+        8,
+    ),
+    "resume_": (
+        "A run resumed across working sessions",
+        CLS_METRICS,
+        "resume_<job> repeats a finished job of these tables (its command, with another hydra.run.dir): started in one "
+        "working session, cut short when it ended (the process killed after a checkpoint), continued in the next with "
+        "`ckpt_path=last` (results/record.sh resumes a cut train.py run and logs it in resumed.txt). Beside it the "
+        "uninterrupted job; the line under the table compares every test metric of the two.",
+        9,
+    ),
     "proto_": (
         "A paper's own protocol beside the honest one",
         CLS_METRICS,
@@ -100,6 +131,7 @@ SECTIONS = {
     ),
 }
 BOOTSTRAP = Bootstrap(resamples=2000, seed=0)  # of the paired comparisons
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # Student's t, 97.5 % quantile, by degrees of freedom
 # What the papers reported, for the comparison paragraph (figures as published).
 PAPERS = """\
 | paper | reported | why ours differs |
@@ -123,6 +155,7 @@ def load(folder: Path) -> list[dict]:
         "command": text(folder / "command.txt"),
         "rc": text(folder / "rc.txt"),
         "hardware": text(folder / "hardware.txt").replace("\n", ", "),
+        "resumed": len(text(folder / "resumed.txt").splitlines()),
     }
     jobs = sweep_jobs(folder)
     if not jobs:
@@ -168,8 +201,126 @@ def table(rows: list[dict], metrics: dict[str, str]) -> list[str]:
     lines = ["| run | " + " | ".join(metrics) + " | wall | command |", "|---" * (len(metrics) + 3) + "|"]
     for row in rows:
         values = [cell(row["metrics"], key) for key in metrics.values()]
-        lines.append(f"| {row['name']} | " + " | ".join(values) + f" | {row['wall']} | `{row['command']}` |")
+        resumed = f" (resumed {row['resumed']}x)" if row.get("resumed") else ""
+        lines.append(f"| {row['name']}{resumed} | " + " | ".join(values) + f" | {row['wall']} | `{row['command']}` |")
     return lines
+
+
+def best_val_score(run: RunDir, key: str = "val/balanced_acc") -> float | None:
+    """The best epoch's validation score in the run's CSV log (the one its best checkpoint kept)."""
+    if not run.logged_metrics.exists():
+        return None
+    logged = pd.read_csv(run.logged_metrics)
+    return float(logged[key].max()) if key in logged and logged[key].notna().any() else None
+
+
+def ablation_rows(done: list[dict]) -> dict[str, list[dict]]:
+    """The finished ablation jobs by row: folder abl_<row>_s<seed>."""
+    rows: dict[str, list[dict]] = {}
+    for run in done:
+        row, _, seed = run["folder"][len("abl_") :].rpartition("_s")
+        if not row or not seed.isdigit():
+            raise DataError(f"results/runs/{run['folder']}: name an ablation job abl_<row>_s<seed>")
+        rows.setdefault(row, []).append(run)
+    return rows
+
+
+def ablation_lines(done: list[dict]) -> list[str]:
+    """The ablation table: each row's best validation balanced accuracy per seed, mean, sd and the difference to
+    the baseline with its standard error (the seed sd pooled over all rows)."""
+    rows = {row: [(run, best_val_score(run["run"])) for run in runs] for row, runs in ablation_rows(done).items()}
+    scores = {row: [score for _, score in jobs if score is not None] for row, jobs in rows.items()}
+    repeated = [values for values in scores.values() if len(values) >= 2]
+    pooled = (
+        (sum((len(v) - 1) * statistics.variance(v) for v in repeated) / sum(len(v) - 1 for v in repeated)) ** 0.5
+        if repeated
+        else None
+    )
+    base = scores.get("baseline")
+    lines = [
+        "| row | overrides | val bal. acc per seed | mean ± sd | vs baseline ± s.e. | wall |",
+        "|---|---|---|---|---|---|",
+    ]
+    base_overrides = set(rows["baseline"][0][0]["run"].read_overrides()) if "baseline" in rows else set()
+    for row, jobs in sorted(rows.items(), key=lambda item: (item[0] != "baseline", item[0])):
+        values = scores[row]
+        overrides = sorted(
+            f"{k}={v}" for k, v in jobs[0][0]["run"].read_overrides().items() if k != "seed" and k not in base_overrides
+        )
+        per_seed = ", ".join(
+            f"s{run['run'].read_overrides().get('seed')} {fmt(score)}" for run, score in sorted(jobs, key=_seed)
+        )
+        spread = f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) >= 2 else "–"
+        versus = "–"
+        if base and row != "baseline" and values and pooled is not None:
+            diff = statistics.mean(values) - statistics.mean(base)
+            error = pooled * (1 / len(values) + 1 / len(base)) ** 0.5
+            versus = f"{diff:+.3f} ± {error:.3f}" + (" (beyond noise)" if abs(diff) > 2 * error else "")
+        wall = f"{sum(_minutes(run['wall']) for run, _ in jobs):.0f} min"
+        lines.append(
+            f"| {row} | {' '.join(f'`{o}`' for o in overrides) or '–'} | {per_seed} | {spread} | {versus} | {wall} |"
+        )
+    if pooled is not None:
+        lines += ["", f"Seed standard deviation pooled over the {len(repeated)} repeated rows: {pooled:.3f}."]
+    return lines
+
+
+def _seed(job: tuple[dict, float | None]) -> int:
+    return int(job[0]["run"].read_overrides().get("seed", 0))
+
+
+def _minutes(wall: str) -> float:
+    return float(wall.split()[0])
+
+
+def uninterrupted_twin(row: dict, runs: list[dict]) -> dict | None:
+    """The finished job that resume_<job> repeats (folder <job>), labelled as uninterrupted."""
+    if not row["folder"].startswith("resume_"):
+        return None
+    name = row["folder"][len("resume_") :]
+    twin = next((run for run in runs if run["folder"] == name and run["metrics"]), None)
+    return {**twin, "name": f"{name} (uninterrupted)"} if twin else None
+
+
+def resume_lines(done: list[dict], runs: list[dict]) -> list[str]:
+    """Per resumed job: whether it was resumed, and the largest difference of any test metric to its twin."""
+    out = []
+    for row in done:
+        twin = uninterrupted_twin(row, runs)
+        if twin is None:
+            continue
+        keys = sorted(set(row["metrics"]) & set(twin["metrics"]))
+        diff = max(abs(row["metrics"][k] - twin["metrics"][k]) for k in keys)
+        how = f"resumed {row['resumed']}x" if row["resumed"] else "never resumed (it was not cut short)"
+        out += [
+            "",
+            f"{row['name']} ({how}) vs {twin['name']}: the largest difference over their {len(keys)} test metrics "
+            f"is {diff:.2g}" + (": identical." if diff == 0 else "."),
+        ]
+    return out
+
+
+def seed_spread_lines(done: list[dict]) -> list[str]:
+    """Per recipe repeated over seeds (rows <recipe>_s<N>): each seed, the mean, sd and the t-interval of the mean."""
+    groups: dict[str, list[float]] = {}
+    for run in done:
+        recipe, _, seed = run["folder"].rpartition("_s")
+        if recipe and seed.isdigit():
+            groups.setdefault(recipe, []).append(run["metrics"]["test/balanced_acc"])
+    out = []
+    for recipe, values in groups.items():
+        line = f"{recipe} over {len(values)} seeds: balanced accuracy mean {statistics.mean(values):.3f}"
+        if len(values) >= 2:
+            sd = statistics.stdev(values)
+            half = T_975[len(values) - 1] * sd / len(values) ** 0.5 if len(values) - 1 in T_975 else None
+            line += f", standard deviation {sd:.3f}, range {min(values):.3f}-{max(values):.3f}"
+            if half is not None:
+                line += (
+                    f"; 95 % t-interval of the mean over seeds "
+                    f"[{statistics.mean(values) - half:.3f}, {statistics.mean(values) + half:.3f}]"
+                )
+        out += ["", line + "."]
+    return out
 
 
 def baseline_lines(rows: list[dict]) -> list[str]:
@@ -393,7 +544,14 @@ def figure_lines(runs: list[dict]) -> list[str]:
 
 
 def build(runs_dir: Path) -> str:
-    runs = [row for path in sorted(runs_dir.iterdir()) if path.is_dir() for row in load(path)]
+    folders = [path for path in sorted(runs_dir.iterdir()) if path.is_dir()]
+    unplaced = [path.name for path in folders if not path.name.startswith(tuple(SECTIONS))]
+    if unplaced:
+        raise DataError(
+            f"{runs_dir}: {', '.join(unplaced)} match no section of RESULTS.md; name a run folder with one of the "
+            f"prefixes {', '.join(SECTIONS)} (scripts/make_results.py, SECTIONS)"
+        )
+    runs = [row for path in folders for row in load(path)]
     hardware = sorted({run["hardware"] for run in runs if run["hardware"]})
     out = [
         "# Results",
@@ -426,7 +584,16 @@ def build(runs_dir: Path) -> str:
         out += [f"## {title}", "", note, ""]
         if prefix == "crop_":
             done = full_image_rows(done, runs) + done
-        out += table(done, metrics) if done else ["No finished run yet."]
+        if prefix == "resume_":
+            done = [twin for row in done for twin in (row, uninterrupted_twin(row, runs)) if twin]
+        if prefix == "abl_":
+            out += ablation_lines(done) if done else ["No finished run yet."]
+        else:
+            out += table(done, metrics) if done else ["No finished run yet."]
+        if prefix == "recipe_":
+            out += seed_spread_lines(done) + eval_table_lines(done)
+        if prefix == "resume_":
+            out += resume_lines(done, runs)
         if prefix == "cls_":
             out += comparison_lines(
                 done, "cls_lite0_pretrained_ce", "cls_lite0_scratch_ce", "ImageNet weights vs from scratch"
@@ -465,7 +632,8 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("results/runs"))
     parser.add_argument("--out", type=Path, default=Path("RESULTS.md"))
     args = parser.parse_args(argv)
-    args.out.write_text(build(args.runs))
+    with exit_on_user_error():
+        args.out.write_text(build(args.runs))
     print(f"wrote {args.out}")
 
 

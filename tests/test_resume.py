@@ -6,6 +6,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import lightning.pytorch as L
+import pandas as pd
 import pytest
 import torch
 from omegaconf import open_dict
@@ -54,6 +55,10 @@ def test_interrupted_run_resumed_from_last_matches_uninterrupted(make_cfg, tmp_p
 
     resumed = run_in(make_cfg, crashed, "ckpt_path=last")
     assert resumed == expected
+    # the CSV log continues: the resumed run's metrics.csv is the uninterrupted run's, row for row
+    logged = [pd.read_csv(d / "logs" / "metrics.csv") for d in (tmp_path / "full", crashed)]
+    assert logged[0]["val/balanced_acc"].notna().sum() == 2  # both epochs validated
+    pd.testing.assert_frame_equal(logged[1], logged[0])
     info = json.loads((crashed / "run_info.json").read_text())
     assert info["resumed_from"] == str(crashed / "checkpoints" / "last.ckpt")
 

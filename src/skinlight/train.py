@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from skinlight.callbacks import ChannelsLast
 from skinlight.errors import ConfigError, SkinlightError
-from skinlight.loggers import finish_loggers
+from skinlight.loggers import ResumableCSVLogger, finish_loggers
 from skinlight.metrics.bootstrap import Bootstrap, classification_intervals, segmentation_intervals
 from skinlight.reports.classification import write_classification_outputs
 from skinlight.reports.curves import plot_learning_curves
@@ -122,9 +122,15 @@ def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
     return instantiate(cfg.model, **datamodule.model_inputs(), data=data, _convert_="all", _recursive_=False)
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, ckpt_path: str | None = None) -> L.Trainer:
+    """The Trainer with cfg's callbacks and loggers; resuming from `ckpt_path`, the CSV log continues."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    resume_step = torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"] if ckpt_path else None
+    loggers = [
+        instantiate(c, resume_step=resume_step) if _is_resumable(c) else instantiate(c)
+        for c in (cfg.get("logger") or {}).values()
+        if c
+    ]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if (
         cfg.trainer.get("sync_batchnorm")
@@ -136,6 +142,10 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
             f"to run DDP on {type(trainer.accelerator).__name__}"
         )
     return trainer
+
+
+def _is_resumable(logger_cfg) -> bool:
+    return issubclass(get_class(logger_cfg._target_), ResumableCSVLogger)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: RunDir) -> str | None:
@@ -204,7 +214,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     bootstrap = Bootstrap.from_config(cfg.get("intervals"))  # checked before training, used after the test
     L.seed_everything(cfg.seed, workers=True)
     with ddp_launch_environment():
-        trainer = build_trainer(cfg)
+        trainer = build_trainer(cfg, ckpt_path)
         datamodule = build_datamodule(cfg)
         protocol = datamodule.protocol
         if protocol.leaks():

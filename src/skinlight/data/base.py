@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from skinlight.data.protocol import TEST_IMAGES, UNUSED, Protocol, one_image_per_test_lesion
 from skinlight.data.splits import assign_splits
-from skinlight.data.transforms import build_transform, resize_step, seed_worker_transform
+from skinlight.data.transforms import build_transform, resize_steps, seed_worker_transform
 from skinlight.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class LesionDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.root, self.classes, self.image_size = Path(root), tuple(classes), image_size
-        resize_step(image_size, resize)  # an unknown policy stops at start-up
+        resize_steps(image_size, resize)  # an unknown policy stops at start-up
         self.resize, self.batch_size, self.num_workers = resize, batch_size, num_workers
         self.split_args = dict(
             test_fraction=test_fraction, val_fraction=val_fraction, num_folds=num_folds, fold=fold, seed=split_seed

@@ -1,13 +1,14 @@
 """The fast data path: every image decoded once into a uint8 array at the training size (`data.cache=true`).
 
-One `.npy` file per image set (the prefix names the folders the images are read from) and image
-size, shape (N, size, size, 3), read memory-mapped (every split and fold indexes the same file): an
-epoch reads 150 KB per 224 px image instead of decoding a JPEG, and the augmentation runs on the cached array. The
-file name holds a hash of the decode settings and of every source file's path, size and
-modification time, so a changed, added or removed image (or another size) builds a new cache;
-caches of older inputs with the same prefix are deleted then. The file is written under a
-temporary name and renamed only when complete, so a crash or a full disk never leaves a cache
-that is reused. `.npy` holds no pickled objects (read with allow_pickle=False).
+One `.npy` file per image set (the prefix names the folders the images are read from), image size
+and resize policy (data.resize, applied exactly as the uncached transform applies it), shape
+(N, size, size, 3), read memory-mapped (every split and fold indexes the same file): an epoch reads
+150 KB per 224 px image instead of decoding a JPEG, and the augmentation runs on the cached array.
+The file name holds a hash of the decode settings and of every source file's path, size and
+modification time, so a changed, added or removed image (or another size or policy) builds a new
+cache; caches of older inputs with the same prefix, size and policy are deleted then. The file is
+written under a temporary name and renamed only when complete, so a crash or a full disk never
+leaves a cache that is reused. `.npy` holds no pickled objects (read with allow_pickle=False).
 """
 
 from __future__ import annotations
@@ -22,39 +23,41 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import albumentations as A
 import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
 from skinlight.data.layouts.images import load_rgb
-from skinlight.data.transforms import resize_step
+from skinlight.data.transforms import resize_steps
 from skinlight.errors import DataError
 
 log = logging.getLogger(__name__)
-VERSION = 1  # bump when the decoding changes: old caches then stop matching
+VERSION = 2  # bump when the decoding or the key changes: old caches then stop matching (2: the resize policy)
 
 
-def cache_key(paths, size: int, draft: bool) -> str:
-    """Hash of the decode settings and every source file's path, byte size and mtime."""
+def cache_key(paths, size: int, draft: bool, resize: str = "squash") -> str:
+    """Hash of the decode settings (size, draft, resize policy) and every source file's path, byte size and mtime."""
     files = []
     for p in map(Path, paths):
         st = p.stat()
         files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
-    spec = {"version": VERSION, "size": size, "draft": draft, "resize": "albumentations.Resize/linear", "files": files}
+    spec = {"version": VERSION, "size": size, "draft": draft, "resize": resize, "files": files}
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
-def decode(path, size: int, draft: bool) -> np.ndarray:
-    """Decode as RGB uint8 and resize to size x size exactly as the uncached transform does.
+def decode(path, size: int, draft: bool, resize: str = "squash") -> np.ndarray:
+    """Decode as RGB uint8 and resize to size x size with policy `resize` exactly as the uncached transform does.
 
     With `draft`, JPEGs are decoded at the smallest DCT scale that keeps both sides >= size (PIL draft
     mode, the same decoding as the uncached loader).
     """
-    return resize_step(size)(image=load_rgb(Path(path), size if draft else None))["image"]
+    return A.Compose(resize_steps(size, resize))(image=load_rgb(Path(path), size if draft else None))["image"]
 
 
 class ImageCache:
-    """uint8 images (N, size, size, 3) of `paths`, built once into `cache_dir` and memory-mapped.
+    """uint8 images (N, size, size, 3) of `paths`, resized with policy `resize`, built once into `cache_dir`
+    and memory-mapped.
 
     `prefix` names the file (e.g. the dataset); `take(rows)` is a view of some rows (a split).
     Picklable: DataLoader workers open their own map.
@@ -68,10 +71,11 @@ class ImageCache:
         prefix: str = "images",
         draft: bool = True,
         workers: int | None = None,
+        resize: str = "squash",
     ):
-        self.paths, self.size, self.draft = [Path(p) for p in paths], size, draft
-        self.cache_dir, self.prefix = Path(cache_dir), f"{prefix}-{size}px"
-        self.path = self.cache_dir / f"{self.prefix}-{cache_key(self.paths, size, draft)}.npy"
+        self.paths, self.size, self.draft, self.resize = [Path(p) for p in paths], size, draft, resize
+        self.cache_dir, self.prefix = Path(cache_dir), f"{prefix}-{size}px-{resize}"
+        self.path = self.cache_dir / f"{self.prefix}-{cache_key(self.paths, size, draft, resize)}.npy"
         self.workers = workers or min(8, os.cpu_count() or 1)
         self.rows = np.arange(len(self.paths))
         self._array: np.ndarray | None = None
@@ -144,7 +148,8 @@ class ImageCache:
         try:
             with open(self.partial_path, "wb") as f, ThreadPoolExecutor(self.workers) as pool:
                 np.lib.format.write_array_header_1_0(f, header)
-                images = pool.map(decode, self.paths, [self.size] * len(self.paths), [self.draft] * len(self.paths))
+                n = len(self.paths)
+                images = pool.map(decode, self.paths, [self.size] * n, [self.draft] * n, [self.resize] * n)
                 for image in tqdm(
                     images,
                     total=len(self.paths),
@@ -165,7 +170,14 @@ class ImageCache:
             self.partial_path.unlink(missing_ok=True)
             raise
         os.replace(self.partial_path, self.path)
-        log.info("cached %d images at %d px in %s (%.0f MB)", len(self.paths), self.size, self.path, needed / 1e6)
+        log.info(
+            "cached %d images at %d px (%s) in %s (%.0f MB)",
+            len(self.paths),
+            self.size,
+            self.resize,
+            self.path,
+            needed / 1e6,
+        )
 
     def _full_disk(self, needed: int, free: int) -> DataError:
         return DataError(

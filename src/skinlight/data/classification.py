@@ -130,14 +130,14 @@ class ClassificationDataModule(LesionDataModule):
             log.info("train sampler %s: %d draws per epoch", type(self.train_sampler).__name__, len(self.train_sampler))
 
     def _image_cache(self, table: pd.DataFrame) -> ImageCache:
-        """Every image of the table decoded once at image_size (built on first use, then reused).
+        """Every image of the table decoded once at image_size and data.resize (built on first use, then reused).
 
         The file's prefix names the folders the images are read from, so images derived by a pipeline
         (each crop dilation) get caches of their own rather than replacing the dataset's as outdated.
         """
         folders = sorted({str(Path(path).resolve().parent) for path in table["path"]})
         prefix = f"{self.root.resolve().name}-{hashlib.sha256(json.dumps(folders).encode()).hexdigest()[:8]}"
-        cache = ImageCache(table["path"], self.image_size, self.cache_dir, prefix=prefix)
+        cache = ImageCache(table["path"], self.image_size, self.cache_dir, prefix=prefix, resize=self.resize)
         cache.build()
         return cache
 

@@ -20,12 +20,14 @@ from skinlight.data.layouts.ham10000 import MASK_DIR, read_ham10000_masks
 from skinlight.data.layouts.images import check_masks
 from skinlight.data.layouts.isic2018 import read_isic2018
 from skinlight.data.layouts.ph2 import PH2_CLASSES, read_ph2
+from skinlight.data.transforms import content_box
 from skinlight.errors import ConfigError
 
 
 class SegmentationDataModule(LesionDataModule):
     """Images with lesion masks. Classification-only options (a sampler, the decoded-image cache, a
-    pipeline of derived images) stop here with a message rather than being ignored."""
+    pipeline of derived images) stop here with a message rather than being ignored, and so does
+    data.resize=crop (predicted masks could not be mapped back onto the cut-off edges)."""
 
     TASK = "segmentation"
 
@@ -38,6 +40,7 @@ class SegmentationDataModule(LesionDataModule):
                 "leave them at sampler=none, data.cache=false, pipeline=none"
             )
         super().__init__(root, classes, **kwargs)
+        content_box(self.image_size, self.image_size, self.image_size, self.resize)  # crop stops at start-up
 
     def model_inputs(self) -> dict:
         return {}  # the segmenter's one class is the lesion; the dataset's classes only stratify the split

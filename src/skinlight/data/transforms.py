@@ -10,20 +10,55 @@ expect (and records them in its checkpoint).
 from __future__ import annotations
 
 import albumentations as A
+import cv2
 from hydra.utils import instantiate
 from torch.utils.data import get_worker_info
 
 from skinlight.errors import ConfigError
 
-# How an image reaches image_size x image_size. squash: resized to the square, aspect not kept.
-RESIZE_POLICIES = ("squash",)
+# How an image reaches image_size x image_size. squash: resized to the square, aspect not kept; pad: the
+# longest side resized to image_size, then centred on a black (0) square (masks: background); crop: the
+# shortest side resized to image_size, then the centre square cut out (the edges of the longer side lost).
+RESIZE_POLICIES = ("squash", "pad", "crop")
 
 
-def resize_step(image_size: int, policy: str = "squash") -> A.BasicTransform:
-    """The resize step of `policy` (see RESIZE_POLICIES)."""
-    if policy not in RESIZE_POLICIES:
-        raise ConfigError(f"data.resize={policy!r}: choose one of {list(RESIZE_POLICIES)}")
-    return A.Resize(image_size, image_size)
+def _unknown(policy: str) -> ConfigError:
+    return ConfigError(f"data.resize={policy!r}: choose one of {list(RESIZE_POLICIES)}")
+
+
+def resize_steps(image_size: int, policy: str = "squash") -> list[A.BasicTransform]:
+    """The resize steps of `policy` (see RESIZE_POLICIES); a mask passed along follows the same geometry."""
+    if policy == "squash":
+        return [A.Resize(image_size, image_size)]
+    if policy == "pad":
+        return [
+            A.LongestMaxSize(max_size=image_size),
+            A.PadIfNeeded(image_size, image_size, position="center", border_mode=cv2.BORDER_CONSTANT, fill=0),
+        ]
+    if policy == "crop":
+        return [A.SmallestMaxSize(max_size=image_size), A.CenterCrop(image_size, image_size)]
+    raise _unknown(policy)
+
+
+def content_box(height: int, width: int, image_size: int, policy: str) -> tuple[int, int, int, int]:
+    """(top, left, h, w): where a height x width image lies in its image_size square after `policy`'s resize.
+
+    Maps a prediction at image_size back onto the image. squash fills the square; pad leaves the
+    border it added (sides rounded as albumentations' LongestMaxSize rounds them); crop has no inverse
+    (the cut-off edges were never seen), so it is refused.
+    """
+    if policy == "squash":
+        return 0, 0, image_size, image_size
+    if policy == "pad":
+        scale = image_size / max(height, width)
+        h, w = max(1, round(height * scale)), max(1, round(width * scale))
+        return (image_size - h) // 2, (image_size - w) // 2, h, w
+    if policy == "crop":
+        raise ConfigError(
+            "data.resize=crop cuts off the image's edges, so masks cannot be mapped back onto the whole image: "
+            "use data.resize=squash or pad for segmentation"
+        )
+    raise _unknown(policy)
 
 
 def build_transform(
@@ -33,7 +68,7 @@ def build_transform(
 
     albumentations 2.x draws from the Compose's own generator (`seed`), not from the global seeds.
     """
-    steps = [resize_step(image_size, policy), *preprocess, *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()]
+    steps = [*resize_steps(image_size, policy), *preprocess, *augmentation, A.ToFloat(max_value=255), A.ToTensorV2()]
     return A.Compose(steps, seed=seed)
 
 

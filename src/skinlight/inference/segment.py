@@ -20,7 +20,7 @@ from PIL import Image
 from skinlight.checkpoints import load_checkpoint
 from skinlight.data.layouts.files import IMAGE_SUFFIXES, MASK_SUFFIX
 from skinlight.data.layouts.images import check_images, load_rgb
-from skinlight.data.transforms import build_transform, preprocessing
+from skinlight.data.transforms import build_transform, content_box, preprocessing
 from skinlight.devices import device_of
 from skinlight.errors import DataError
 from skinlight.inference.mask_scores import check_truth_folder, score_masks
@@ -35,7 +35,8 @@ def predict_masks(
     model: Segmenter, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]] | None = None, batch_size: int = 8
 ) -> list[np.ndarray]:
     """Boolean masks of RGB uint8 images, each at its image's (h, w) or at `sizes[i]`: the model runs at
-    its input size, its probabilities are resized back, then thresholded."""
+    its input size, the probabilities of the image's part of the input (content_box: all of it unless
+    data.resize=pad added a border) are resized back, then thresholded."""
     hp = model.hparams
     transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
     training, masks = model.training, []
@@ -45,7 +46,9 @@ def predict_masks(
         probs = model(torch.stack([transform(image=im)["image"] for im in chunk]).to(model.device)).sigmoid()
         for k, image in enumerate(chunk):
             size = sizes[start + k] if sizes else image.shape[:2]
-            prob = F.interpolate(probs[k : k + 1], size=tuple(size), mode="bilinear", align_corners=False)
+            top, left, h, w = content_box(*image.shape[:2], hp.image_size, hp.resize)
+            prob = probs[k : k + 1, :, top : top + h, left : left + w]
+            prob = F.interpolate(prob, size=tuple(size), mode="bilinear", align_corners=False)
             masks.append((prob[0, 0] >= hp.threshold).cpu().numpy())
     model.train(training)
     return masks
