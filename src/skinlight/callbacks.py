@@ -1,4 +1,5 @@
-"""Lightning callbacks: exact resumes, stopping on a diverged loss, channels-last memory format."""
+"""Lightning callbacks: exact resumes, stopping on a diverged loss, channels-last memory format, an
+exponential moving average of the weights."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import random
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.trainer.states import TrainerFn
 
 from skinlight.errors import SkinlightError
 
@@ -126,3 +129,30 @@ class ChannelsLast(L.Callback):
 
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._convert(batch)
+
+
+class EMA(EMAWeightAveraging):
+    """Lightning's EMAWeightAveraging (callbacks=ema), for fitting only.
+
+    While fitting, validation runs on the average, checkpoints hold it as their state_dict (the raw
+    weights as current_model_state, the averaging state beside them: plain tensors, so they load with
+    weights_only=True), a resume restores both, and the average replaces the weights when training
+    ends. Lightning's callback also acts when a later trainer.test/validate loads a checkpoint: it
+    would load the raw weights over the average and swap the final average in for validation. Here
+    a checkpoint tested or validated after fitting is used as saved, i.e. its average.
+    """
+
+    def _fitting(self, trainer) -> bool:
+        return trainer.state.fn == TrainerFn.FITTING
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if self._fitting(trainer):
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        if self._fitting(trainer):
+            super().on_validation_epoch_start(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if self._fitting(trainer):
+            super().on_validation_epoch_end(trainer, pl_module)

@@ -40,9 +40,19 @@ def resolve_weights(spec, class_counts: Sequence[int] | None, key: str) -> Tenso
 
 
 class CrossEntropy(nn.Module):
-    """Cross-entropy with optional class weights and label smoothing."""
+    """Cross-entropy with optional class weights and label smoothing, of class indices (B,) or soft
+    targets (B, C) (Mixup / CutMix, skinlight.models.mixing).
+
+    Soft targets t carry their own smoothing (label_smoothing is not applied to them again). Their
+    weighted mean is sum_i sum_c w_c t_ic (-log p_ic) / sum_i sum_c w_c t_ic: the weight of a target is
+    its expected class weight, so one-hot targets give exactly the weighted mean of class indices
+    (divided by the sum of the targets' weights, as torch does), and without class weights the
+    denominator is the batch size. With both class weights and label smoothing, torch divides
+    class-index targets by sum_i w_(y_i) instead.
+    """
 
     TASK = "classification"
+    SOFT_TARGETS = True  # takes (B, C) targets: Mixup / CutMix can be used with it
 
     def __init__(self, class_weights=None, label_smoothing: float = 0.0, class_counts=None):
         super().__init__()
@@ -50,7 +60,10 @@ class CrossEntropy(nn.Module):
         self.label_smoothing = label_smoothing
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.label_smoothing)
+        if target.ndim == 1:
+            return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.label_smoothing)
+        weighted = target if self.weight is None else target * self.weight
+        return -(weighted * F.log_softmax(logits, dim=1)).sum() / weighted.sum()
 
 
 class FocalLoss(nn.Module):

@@ -89,7 +89,15 @@ def create_backbone(name: str, pretrained: bool = False, weights: str | None = N
     if from_hub:
         how = f"use backbone.pretrained=false, or backbone.weights=/path/to/{name}.safetensors (timm-compatible)"
         ensure_hub_weights(repr(name), _hub_weights_cached(name), how)
-    model = timm.create_model(name, pretrained=from_hub, num_classes=0, global_pool="", **timm_kwargs)
+    try:
+        model = timm.create_model(name, pretrained=from_hub, num_classes=0, global_pool="", **timm_kwargs)
+    except TypeError as e:  # a model class without that keyword (e.g. drop_path_rate on VGG or the papers' nets)
+        unknown = next((k for k in timm_kwargs if f"'{k}'" in str(e)), None)
+        if unknown is None:
+            raise
+        raise ConfigError(
+            f"{unknown}={timm_kwargs[unknown]!r}: timm model {name!r} does not take {unknown}; leave it unset (null)"
+        ) from None
     if weights:
         load_weights(model, _read_state_dict(Path(weights)), f"backbone.weights={weights}")
         log.info("backbone %s: weights from %s", name, weights)

@@ -7,7 +7,7 @@ so checkpoints load with torch's weights_only=True anywhere; the objects are bui
 from __future__ import annotations
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from timm.models import create_feature_extractor
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassRecall
@@ -17,6 +17,7 @@ from skinlight.errors import ConfigError
 from skinlight.metrics.classification import classification_metrics
 from skinlight.models.backbones import create_backbone, normalization
 from skinlight.models.module import LesionModule
+from skinlight.models.optim import check_lr_groups, param_groups
 
 
 def tap_backbone(backbone: nn.Module, at: int | str | None) -> tuple[nn.Module, int, int | str | None]:
@@ -58,7 +59,13 @@ class Classifier(LesionModule):
     tap_backbone); `meta` a skinlight.models.fusion config, which needs the fitted metadata encoding
     (`metadata`: skinlight.data.metadata.MetadataEncoder.state()). `mean`/`std` default to the
     backbone's pretrained statistics; `data` is the fingerprint of the training data (its config,
-    root, split.csv hash, images per split)."""
+    root, split.csv hash, images per split).
+
+    Training options: `mixup` (a skinlight.models.mixing config) mixes the training batches;
+    `lr_groups` (backbone_scale, layer_decay) sets the backbone's learning rates
+    (skinlight.models.optim.param_groups); the backbone is frozen (no gradients, BatchNorm statistics
+    kept) in the first `freeze_backbone_epochs` epochs; `drop_path_rate` is timm's stochastic depth of
+    the backbone's blocks (null: the model's default)."""
 
     TASK = "classification"
 
@@ -81,22 +88,45 @@ class Classifier(LesionModule):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         data: dict | None = None,
+        mixup: dict | None = None,
+        lr_groups: dict | None = None,
+        freeze_backbone_epochs: int = 0,
+        drop_path_rate: float | None = None,
     ):
         super().__init__()
         if mean is None or std is None:
             mean, std = map(list, normalization(backbone["name"]))
         self.save_hyperparameters()
         self.set_normalization(mean, std)
-        self.backbone, channels, self.tap = tap_backbone(create_backbone(**backbone), features_at)
+        timm_options = {} if drop_path_rate is None else {"drop_path_rate": drop_path_rate}
+        self.backbone, channels, self.tap = tap_backbone(create_backbone(**backbone, **timm_options), features_at)
         self.head = instantiate(head, in_features=channels)
         meta_dim = metadata["dim"] if metadata else 0
         self.fusion = instantiate(meta, image_features=self.head.out_features, meta_dim=meta_dim) if meta else None
         self.classifier = nn.Linear((self.head if self.fusion is None else self.fusion).out_features, len(class_names))
         self.criterion = instantiate(loss, class_counts=class_counts)
+        smoothing = loss.get("label_smoothing", 0.0)
+        self.mixing = instantiate(mixup, num_classes=len(class_names), label_smoothing=smoothing) if mixup else None
         self.train_balanced_acc = MulticlassRecall(len(class_names), average="macro")  # for the learning curves
         self.val_metrics = classification_metrics(class_names, "val/")
         self.test_metrics = classification_metrics(class_names, "test/")
         self.test_outputs: dict[str, Tensor] = {}
+
+    @staticmethod
+    def check_config(config: dict) -> None:
+        check_lr_groups(config.get("lr_groups"))
+        epochs = config.get("freeze_backbone_epochs", 0)
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+            raise ConfigError(f"model.freeze_backbone_epochs={epochs!r} must be an integer >= 0")
+        rate = config.get("drop_path_rate")
+        if rate is not None and (not isinstance(rate, (int, float)) or not 0 <= rate < 1):
+            raise ConfigError(f"model.drop_path_rate={rate!r} must be null or a number in [0, 1)")
+        loss = config["loss"]["_target_"]
+        if config.get("mixup") and not getattr(get_class(loss), "SOFT_TARGETS", False):
+            raise ConfigError(
+                f"mixup (model.mixup) makes soft targets, which loss._target_={loss} does not take: "
+                "use loss=ce or loss=weighted_ce, or mixup=none"
+            )
 
     @staticmethod
     def offline_hparams(hparams: dict) -> dict:
@@ -122,14 +152,35 @@ class Classifier(LesionModule):
             features = self.fusion(features, meta)
         return self.classifier(features)
 
+    def optimizer_params(self):
+        """One group, or with model.lr_groups the backbone's groups and the head's (head, fusion, classifier)."""
+        spec = self.hparams.lr_groups or {}
+        if spec.get("backbone_scale", 1.0) == 1.0 and spec.get("layer_decay") is None:
+            return self.parameters()
+        others = [m for m in (self.head, self.fusion, self.classifier) if m is not None]
+        return param_groups(self.backbone, others, self.hparams.optimizer.get("lr"), **spec)
+
+    def on_train_epoch_start(self) -> None:
+        """The backbone frozen in the first model.freeze_backbone_epochs epochs (the epoch decides: resumes too)."""
+        if not self.hparams.freeze_backbone_epochs:
+            return
+        frozen = self.current_epoch < self.hparams.freeze_backbone_epochs
+        self.backbone.requires_grad_(not frozen)
+        self.backbone.train(not frozen)  # eval: BatchNorm statistics (and dropout) fixed while frozen
+
     def _step(self, batch: dict) -> tuple[Tensor, Tensor]:
         logits = self(batch["image"], batch.get("meta"))
         return logits, self.criterion(logits, batch["label"])
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        logits, loss = self._step(batch)
-        self.log_loss("train", loss, len(batch["label"]))
-        self.train_balanced_acc(logits.detach(), batch["label"])  # on augmented (or resampled) batches
+        image, meta, target = batch["image"], batch.get("meta"), batch["label"]
+        if self.mixing is not None:
+            image, meta, target = self.mixing(image, meta, target)
+        logits = self(image, meta)
+        loss = self.criterion(logits, target)
+        self.log_loss("train", loss, len(target))
+        labels = target if target.ndim == 1 else target.argmax(1)  # a mixed image counts as its larger share's class
+        self.train_balanced_acc(logits.detach(), labels)  # on augmented (or resampled, mixed) batches
         self.log("train/balanced_acc", self.train_balanced_acc, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 

@@ -17,6 +17,8 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor
 
+from skinlight.models.optim import lr_scheduler_config
+
 RECORD_KEY = "skinlight"  # checkpoint[RECORD_KEY] = {"task": ..., "version": ...}
 
 
@@ -66,9 +68,13 @@ class LesionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[RECORD_KEY] = {"task": self.TASK, "version": _skinlight_version()}
 
+    def optimizer_params(self):
+        """What the optimizer trains: every parameter in one group (a subclass may return param groups)."""
+        return self.parameters()
+
     def configure_optimizers(self):
-        optimizer = instantiate(self.hparams.optimizer, params=self.parameters())
+        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(self.optimizer_params())  # groups stay dicts
         if not self.hparams.scheduler:
             return optimizer
-        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor}}
+        scheduler = lr_scheduler_config(self.hparams.scheduler, optimizer, self)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
