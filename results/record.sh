@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records one job of RESULTS.md: runs `python SCRIPT [-m] OVERRIDES... hydra.run.dir=results/runs/NAME`
 # (hydra.sweep.dir for a -m sweep: one job folder per setting, 0/, 1/, ..., and summary.csv) and writes
-# beside it command.txt (the exact command), hardware.txt, wall_s.txt, rc.txt and console.log (its
+# beside it command.txt (the exact command), commit.txt (the code's commit), hardware.txt, wall_s.txt, rc.txt and console.log (its
 # stdout and stderr).  Skips NAME when it is finished: metrics.json exists, or for a sweep summary.csv
 # with rc.txt 0 (Hydra rewrites summary.csv after every job).  A train.py run that was cut short (no
 # metrics.json, a checkpoints/last.ckpt: the session ended, the machine restarted) is resumed with
@@ -32,6 +32,9 @@ else
   echo "python $script $* hydra.$kind.dir=$dir" > "$dir/command.txt"
   : > "$dir/console.log"
 fi
+# the code it ran: the commit, and whether the working tree differed from it
+echo "$(git rev-parse HEAD)$(git diff --quiet HEAD -- src conf train.py eval.py || echo ' (with uncommitted changes)')" \
+  >> "$dir/commit.txt"
 gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | paste -sd, -)
 { lscpu | sed -n 's/^Model name: *//p'; echo "$(nproc) cores, ${gpus:-no GPU}"; } > "$dir/hardware.txt"
 start=$(date +%s)

@@ -10,7 +10,7 @@
 # check that the script works; its numbers say nothing about a GPU.
 #
 #   bash scripts/device_check.sh [--device cuda|cpu] [--data DIR] [--out DIR]
-#   bash scripts/device_check.sh --stage DIR   # copy of DIR's HAM10000 part_1 (~5,000 images, 27 MB) to carry
+#   bash scripts/device_check.sh [--data DIR] --stage OUT   # a copy of DIR's HAM10000 part_1 (~5,000 images, 27 MB) to carry
 #
 # --data: a HAM10000 folder as downloaded (default ../shared/data/HAM10000-200x150). The device machine gets the
 # working tree and what `carry` names, at most 64 MiB together: the whole 200x150 HAM10000 (56 MB of images) does
@@ -22,14 +22,20 @@ cd "$(dirname "$0")/.."
 device=cuda
 data=../shared/data/HAM10000-200x150
 out=outputs/device_check
+stage=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --device) device="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    --stage)
-      src=${data}
-      python - "$src" "$2" <<'EOF'
+    --stage) stage="$2"; shift 2 ;;
+    *) echo "unknown argument $1; usage: bash scripts/device_check.sh [--device cuda|cpu] [--data DIR] [--out DIR] [--stage OUT]" >&2
+       exit 2 ;;
+  esac
+done
+[[ -f "$data/HAM10000_metadata.csv" ]] || { echo "--data $data: no HAM10000_metadata.csv there" >&2; exit 2; }
+if [[ -n $stage ]]; then
+  python - "$data" "$stage" <<'EOF'
 import shutil, sys
 from pathlib import Path
 import pandas as pd
@@ -43,12 +49,8 @@ for name in images:
     shutil.copy2(part / f"{name}.jpg", dst / part.name / f"{name}.jpg")
 print(f"staged {len(images)} images of {src} in {dst}")
 EOF
-      exit 0 ;;
-    *) echo "unknown argument $1; usage: bash scripts/device_check.sh [--device cuda|cpu] [--data DIR] [--out DIR]" >&2
-       exit 2 ;;
-  esac
-done
-[[ -f "$data/HAM10000_metadata.csv" ]] || { echo "--data $data: no HAM10000_metadata.csv there" >&2; exit 2; }
+  exit 0
+fi
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"
 if [[ $device == cuda ]]; then

@@ -39,6 +39,9 @@ def experiment_cfg(compose_cfg, synthetic_root):
         ("le2020_resnet50", "resnet50", 224, 7),
         ("albawi2022", "albawi_cnn", 224, 2),
         ("elgohary2024_cls", "deepconvnet", 28, 7),
+        ("skinlight_cpu", "tf_efficientnet_lite0", 128, 7),
+        ("skinlight_gpu", "tf_efficientnet_lite2", 320, 7),
+        ("skinlight_ablation", "tf_efficientnet_lite0", 96, 7),
     ],
 )
 def test_experiment_runs_at_its_input_size(experiment_cfg, name, backbone, size, classes):
@@ -100,3 +103,37 @@ def test_le2020_ablation_is_one_multirun_with_six_rows(tmp_path, synthetic_root)
 def test_multirun_recipes_at_real_size(tmp_path, synthetic_root, name, jobs):
     summary = _sweep(tmp_path, synthetic_root, name)
     assert len(summary) == jobs and (summary["status"] == "ok").all(), summary.to_string()
+
+
+def test_skinlight_cpu_shows_every_training_option():
+    """`python train.py --cfg job experiment=skinlight_cpu` lists each option's key, on or off."""
+    shown = subprocess.run(
+        [sys.executable, "train.py", "--cfg", "job", "experiment=skinlight_cpu", "data.root=/data"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for key in (
+        "_target_: skinlight.models.optim.WarmupCosine",  # warmup + cosine
+        "_target_: skinlight.callbacks.EMA",  # EMA
+        "mixup: ",  # Mixup / CutMix (mixup=none: null)
+        "label_smoothing:",
+        "backbone_scale:",  # backbone / head LR
+        "layer_decay:",
+        "freeze_backbone_epochs:",
+        "drop_path_rate:",
+        "accumulate_grad_batches:",
+        "gradient_clip_val:",
+        "_target_: skinlight.data.auto_augment.TrivialAugment",
+        "resize: squash",
+        "preprocess:",
+    ):
+        assert key in shown, key
+
+
+def test_skinlight_cpu_kfold_is_the_recipe_over_five_folds_on_a_shorter_schedule(experiment_cfg):
+    cpu, kfold = experiment_cfg("skinlight_cpu"), experiment_cfg("skinlight_cpu_kfold")
+    assert kfold.data.num_folds == 5 and kfold.hydra.sweeper.params["data.fold"] == "0,1,2,3,4"
+    assert kfold.trainer.max_epochs < cpu.trainer.max_epochs
+    assert kfold.model.scheduler == cpu.model.scheduler and kfold.data.split_seed == cpu.data.split_seed

@@ -240,3 +240,80 @@ def test_rankings_say_which_differences_are_significant(tmp_path, make_results):
     assert "| a + temperature (T=1.50) | 0.05 |" in text
     assert "| all | 300 | 100 | 0.900 [0.850, 0.950] | 0.800 [0.600, 0.900] |" in text
     assert "sex: male" not in text  # fewer than 100 images
+
+
+def write_ablation_job(runs: Path, row: str, seed: int, val_scores: list[float], overrides: list[str]) -> Path:
+    run = write_run(runs, f"abl_{row}_s{seed}", cls_metrics(0.5))
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in [*overrides, f"seed={seed}"]))
+    (run / "logs").mkdir()
+    rows = [{"epoch": e, "step": 10 * e + 9, "val/balanced_acc": v} for e, v in enumerate(val_scores)]
+    rows.insert(1, {"epoch": 0, "step": 5, "train/loss": 1.0})  # a training row: no validation value
+    pd.DataFrame(rows).to_csv(run / "logs" / "metrics.csv", index=False)
+    return run
+
+
+def test_ablation_rows_are_chosen_on_validation_with_the_pooled_seed_noise(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    base = ["experiment=skinlight_ablation", "data.root=/data"]
+    write_ablation_job(runs, "baseline", 0, [0.40, 0.50, 0.45], base)  # best epoch 0.50
+    write_ablation_job(runs, "baseline", 1, [0.52, 0.54, 0.53], base)  # 0.54
+    write_ablation_job(runs, "ema", 0, [0.60, 0.61, 0.62], [*base, "callbacks=ema"])  # 0.62
+    write_ablation_job(runs, "ema", 1, [0.66, 0.65, 0.64], [*base, "callbacks=ema"])  # 0.66
+    write_ablation_job(runs, "mixup", 0, [0.50, 0.53, 0.55], [*base, "mixup=mixup"])  # 0.55
+    write_ablation_job(runs, "mixup", 1, [0.50, 0.51, 0.51], [*base, "mixup=mixup"])  # 0.51
+
+    text = make_results.build(runs)
+
+    # every row's sd is 0.028 (two values 0.04 apart): pooled 0.028, s.e. of a 2-vs-2 difference 0.028
+    assert "| baseline | – | s0 0.500, s1 0.540 | 0.520 ± 0.028 | – | 10 min |" in text
+    assert "| ema | `callbacks=ema` | s0 0.620, s1 0.660 | 0.640 ± 0.028 | +0.120 ± 0.028 (beyond noise) |" in text
+    assert "| mixup | `mixup=mixup` | s0 0.550, s1 0.510 | 0.530 ± 0.028 | +0.010 ± 0.028 |" in text
+    assert "pooled over the 3 repeated rows: 0.028" in text
+    assert "test/balanced_acc" not in text.split("## Ablations")[1].split("##")[0]  # chosen on val, not test
+
+
+def test_recipe_seeds_get_mean_sd_and_t_interval_and_resumes_are_marked(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    for seed, score in enumerate((0.70, 0.74, 0.78)):
+        write_run(runs, f"recipe_skinlight_cpu_s{seed}", cls_metrics(score))
+    (runs / "recipe_skinlight_cpu_s1" / "resumed.txt").write_text("2026-12-02T00:00:00Z resumed ...\n")
+
+    text = make_results.build(runs)
+
+    assert "| recipe_skinlight_cpu_s1 (resumed 1x) | 0.740 |" in text
+    assert "| recipe_skinlight_cpu_s0 | 0.700 |" in text
+    # sd 0.04, t(0.975, 2) = 4.303: half-width 4.303 * 0.04 / sqrt(3) = 0.099
+    assert (
+        "recipe_skinlight_cpu over 3 seeds: balanced accuracy mean 0.740, standard deviation 0.040, range "
+        "0.700-0.780; 95 % t-interval of the mean over seeds [0.641, 0.839]." in text
+    )
+
+
+def test_a_resumed_run_is_compared_with_its_uninterrupted_twin(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "abl_baseline_s0", cls_metrics(0.61))
+    resumed = write_run(runs, "resume_abl_baseline_s0", cls_metrics(0.61))
+    (resumed / "resumed.txt").write_text("2026-12-02T00:00:00Z resumed ...\n")
+    write_run(runs, "resume_cls_x", {**cls_metrics(0.5), "test/acc": 0.75})
+    write_run(runs, "cls_x", cls_metrics(0.5))
+
+    text = make_results.build(runs)
+
+    assert "| resume_abl_baseline_s0 (resumed 1x) | 0.610 |" in text
+    assert "| abl_baseline_s0 (uninterrupted) | 0.610 |" in text
+    assert "resume_abl_baseline_s0 (resumed 1x) vs abl_baseline_s0 (uninterrupted): the largest difference" in text
+    assert "over their 5 test metrics is 0: identical." in text
+    assert "resume_cls_x (never resumed (it was not cut short)) vs cls_x (uninterrupted)" in text
+    assert "is 0.05." in text
+
+
+def test_a_run_folder_outside_every_section_is_refused_by_name(tmp_path, make_results, capsys):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_x", cls_metrics(0.5))
+    write_run(runs, "mystery_run", cls_metrics(0.5))
+    with pytest.raises(SystemExit):
+        make_results.main(["--runs", str(runs), "--out", str(tmp_path / "R.md")])
+    err = capsys.readouterr().err
+    assert "mystery_run match no section of RESULTS.md" in err and "Traceback" not in err
+    assert not (tmp_path / "R.md").exists()

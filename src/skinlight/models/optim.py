@@ -3,6 +3,7 @@ Lightning wiring, with the per-step warmup-cosine schedule (scheduler=warmup_cos
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 
@@ -13,6 +14,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from skinlight.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 LR_GROUP_KEYS = ("backbone_scale", "layer_decay")
 
@@ -125,5 +128,8 @@ def lr_scheduler_config(spec: dict, optimizer: Optimizer, module) -> dict:
     total = trainer.estimated_stepping_batches  # sets the train loader up: num_training_batches is known after it
     per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
     arguments = {k: v for k, v in spec.items() if k != "_target_"}
+    if trainer.fast_dev_run and "warmup_epochs" in arguments:  # a trial of a few steps: no room for a warmup
+        log.info("trainer.fast_dev_run: scheduler.warmup_epochs=%s not applied", arguments["warmup_epochs"])
+        arguments["warmup_epochs"] = 0.0
     scheduler = scheduler_class(optimizer, total_steps=total, steps_per_epoch=per_epoch, **arguments)
     return {"scheduler": scheduler, "interval": "step"}
