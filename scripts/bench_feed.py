@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from skinlight.train import build_datamodule, build_model
@@ -109,8 +110,7 @@ def main() -> None:
     model = build_model(cfg, datamodule).to(device).train()
     channels_last = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
     model = model.to(memory_format=channels_last)
-    optimizer = model.configure_optimizers()
-    optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
+    optimizer = instantiate(model.hparams.optimizer, _partial_=True)(model.optimizer_params())  # no Trainer
     dtype = AUTOCAST.get(str(cfg.trainer.precision))
 
     def train_step(batch) -> None:

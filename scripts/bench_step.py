@@ -34,7 +34,7 @@ def make_model(backbone: str) -> Classifier:
     return Classifier(
         backbone={"name": backbone, "pretrained": False},
         head={"_target_": "skinlight.models.heads.LinearHead"},
-        loss={"_target_": "skinlight.losses.CrossEntropy"},
+        loss={"_target_": "skinlight.losses.classification.CrossEntropy"},
         optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
         class_names=list(CLASSES),
     )
