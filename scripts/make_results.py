@@ -118,6 +118,16 @@ SECTIONS = {
         "uninterrupted job; the line under the table compares every test metric of the two.",
         9,
     ),
+    "device_": (
+        "Device check",
+        {},
+        "device_check_<device> is `bash scripts/device_check.sh --device <device>` (its console.log): ms per training "
+        "step of the Lightning Trainer vs a hand-written loop, the images/s the train loader's workers deliver vs "
+        "the images/s the model consumes (and the GPU utilisation), and a short experiment=skinlight_gpu training's "
+        "test balanced accuracy. On a CPU the check runs at toy sizes in 32-bit to show that it works; its numbers "
+        "say nothing about a GPU.",
+        10,
+    ),
     "proto_": (
         "A paper's own protocol beside the honest one",
         CLS_METRICS,
@@ -271,6 +281,25 @@ def _seed(job: tuple[dict, float | None]) -> int:
 
 def _minutes(wall: str) -> float:
     return float(wall.split()[0])
+
+
+DEVICE_LINES = ("ms/step", "ratio", "delivered", "consumed", "fed (both", "test/balanced_acc", "since the start")
+
+
+def device_lines(folders: list[Path]) -> list[str]:
+    """Each recorded device check: its command, hardware, wall time and the measurement lines of its console.log."""
+    out = []
+    for folder in folders:
+        console = text(folder / "console.log").splitlines()
+        measured = [line.rstrip() for line in console if any(key in line for key in DEVICE_LINES)]
+        out += [
+            f"{folder.name}: `{text(folder / 'command.txt')}` on {text(folder / 'hardware.txt').replace(chr(10), ', ')}, "
+            f"{int(text(folder / 'wall_s.txt') or 0)} s in all (exit code {text(folder / 'rc.txt') or 'none'}):",
+            "",
+            *(f"    {line.strip()}" for line in measured),
+            "",
+        ]
+    return out
 
 
 def uninterrupted_twin(row: dict, runs: list[dict]) -> dict | None:
@@ -576,8 +605,7 @@ def build(runs_dir: Path) -> str:
             out += [
                 f"## {title}",
                 "",
-                f"Not run yet on this machine (every row is a full training run on the CPU); "
-                f"to produce it: part {part} of results/README.md.",
+                f"Not run yet on this machine; to produce it: part {part} of results/README.md.",
                 "",
             ]
             continue
@@ -586,6 +614,9 @@ def build(runs_dir: Path) -> str:
             done = full_image_rows(done, runs) + done
         if prefix == "resume_":
             done = [twin for row in done for twin in (row, uninterrupted_twin(row, runs)) if twin]
+        if prefix == "device_":
+            out += device_lines([path for path in folders if path.name.startswith(prefix)])
+            continue
         if prefix == "abl_":
             out += ablation_lines(done) if done else ["No finished run yet."]
         else:

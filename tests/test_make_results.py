@@ -317,3 +317,24 @@ def test_a_run_folder_outside_every_section_is_refused_by_name(tmp_path, make_re
     err = capsys.readouterr().err
     assert "mystery_run match no section of RESULTS.md" in err and "Traceback" not in err
     assert not (tmp_path / "R.md").exists()
+
+
+def test_the_device_check_section_quotes_its_console(tmp_path, make_results):
+    runs = tmp_path / "runs"
+    write_run(runs, "cls_x", cls_metrics(0.5))
+    text = make_results.build(runs)
+    assert "## Device check\n\nNot run yet on this machine; to produce it: part 10 of results/README.md." in text
+
+    check = write_run(runs, "device_check_cpu", None)
+    (check / "command.txt").write_text("bash scripts/device_check.sh --device cpu\n")
+    (check / "console.log").write_text(
+        "GPU available: False\n== 1. training step\n  loop 1136.4 ms/step  14 img/s\n"
+        "ratio Trainer / hand-written loop = 0.867\n  delivered / consumed = 63.56 (keeps up)\n"
+        "test/balanced_acc=0.3555 [0.3079, 0.4064] acc=0.5597\n"
+    )
+    text = make_results.build(runs)
+    device = text.split("## Device check")[1].split("\n## ")[0]
+    assert "device_check_cpu: `bash scripts/device_check.sh --device cpu` on Test CPU, 2 cores, no GPU, 600 s" in device
+    assert "    ratio Trainer / hand-written loop = 0.867" in device
+    assert "    test/balanced_acc=0.3555 [0.3079, 0.4064] acc=0.5597" in device
+    assert "GPU available" not in device and "no metrics.json" not in device
