@@ -254,9 +254,9 @@ def ablation_lines(done: list[dict]) -> list[str]:
     base_overrides = set(rows["baseline"][0][0]["run"].read_overrides()) if "baseline" in rows else set()
     for row, jobs in sorted(rows.items(), key=lambda item: (item[0] != "baseline", item[0])):
         values = scores[row]
-        overrides = sorted(
+        overrides = [
             f"{k}={v}" for k, v in jobs[0][0]["run"].read_overrides().items() if k != "seed" and k not in base_overrides
-        )
+        ]  # in the command's order
         per_seed = ", ".join(
             f"s{run['run'].read_overrides().get('seed')} {fmt(score)}" for run, score in sorted(jobs, key=_seed)
         )
