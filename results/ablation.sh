@@ -22,9 +22,10 @@ declare -A ROWS=(
   [freeze_backbone]="model.freeze_backbone_epochs=1"
   [layer_decay]="model.lr_groups.layer_decay=0.75"
   [drop_path]="model.drop_path_rate=0.1"
+  [adamw]="optimizer=adamw"
 )
 ORDER=(baseline label_smoothing gessert warmup_cosine ema mixup_cutmix trivialaugment resize_crop shades_of_gray
-  randaugment resize_pad freeze_backbone layer_decay drop_path)
+  randaugment resize_pad freeze_backbone layer_decay drop_path adamw)
 BASE="experiment=skinlight_ablation data.root=../shared/data/HAM10000-200x150 logger=csv"
 for row in "${@:-${ORDER[@]}}"; do
   [[ -v ROWS[$row] ]] || { echo "no ablation row $row; rows: ${ORDER[*]}" >&2; exit 2; }

@@ -117,7 +117,7 @@ def test_skinlight_cpu_shows_every_training_option():
     for key in (
         "_target_: skinlight.models.optim.WarmupCosine",  # warmup + cosine
         "_target_: skinlight.callbacks.EMA",  # EMA
-        "mixup: ",  # Mixup / CutMix (mixup=none: null)
+        "mixup: {}",  # Mixup / CutMix: mixup=none
         "label_smoothing:",
         "backbone_scale:",  # backbone / head LR
         "layer_decay:",
@@ -125,7 +125,7 @@ def test_skinlight_cpu_shows_every_training_option():
         "drop_path_rate:",
         "accumulate_grad_batches:",
         "gradient_clip_val:",
-        "_target_: skinlight.data.auto_augment.TrivialAugment",
+        "augmentation:\n  train:\n  - _target_: albumentations.HorizontalFlip",  # flips (or randaugment, ...)
         "resize: squash",
         "preprocess:",
     ):

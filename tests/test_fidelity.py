@@ -113,8 +113,9 @@ def test_every_paper_has_a_fidelity_table_linked_from_the_readme():
 
 
 def test_every_recipe_is_in_a_fidelity_table():
+    """Every paper recipe; skinlight's own (skinlight_*) follow no paper: RESULTS.md's ablations chose them."""
     text = "\n".join(d.read_text() for d in DOCS)
-    recipes = [p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")]
+    recipes = [p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml") if not p.stem.startswith("skinlight_")]
     assert [r for r in recipes if not re.search(rf"experiment={r}(?![\w/])", text)] == []
 
 
