@@ -95,7 +95,9 @@ SECTIONS = {
         "(results/ablation.sh). The score is the best epoch's validation balanced accuracy (the checkpoint the run "
         "keeps): options are chosen on validation, the test split stays for the recipe. The difference to the "
         "baseline comes with its standard error, the seed standard deviation pooled over all rows times "
-        "sqrt(1/n_row + 1/n_baseline); |difference| > 2 standard errors is marked as beyond the seed noise.",
+        "sqrt(1/n_row + 1/n_baseline); |difference| > 2 standard errors is marked as beyond the seed noise. "
+        "experiment=skinlight_cpu turns on an option whose difference exceeds one standard error and leaves the "
+        "others off (its yaml names the row behind each value).",
         7,
     ),
     "recipe_": (
