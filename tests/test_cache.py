@@ -12,6 +12,8 @@ from PIL import Image
 from skinlight.data import cache as cache_module
 from skinlight.data.cache import ImageCache
 from skinlight.data.classification import HAM10000DataModule
+from skinlight.data.layouts.images import load_rgb
+from skinlight.data.transforms import build_transform
 from skinlight.errors import DataError
 
 
@@ -25,14 +27,17 @@ def images(tmp_path, n=3):
     return paths
 
 
-def test_cached_items_equal_decoded_items(synthetic_root, tmp_path):
-    """Same split, same transforms, same random draws: the cached path changes nothing but speed."""
+@pytest.mark.parametrize("policy", ["squash", "pad", "crop"])
+def test_cached_items_equal_decoded_items(synthetic_root, tmp_path, policy):
+    """Same split, same transforms, same random draws: the cached path changes nothing but speed, whatever the
+    resize policy (the cache decodes with it)."""
     items = {}
     for cache in (False, True):
         torch.manual_seed(0)
         dm = HAM10000DataModule(
             str(synthetic_root),
             image_size=32,
+            resize=policy,
             num_workers=0,
             augmentation=[],
             cache=cache,
@@ -43,6 +48,10 @@ def test_cached_items_equal_decoded_items(synthetic_root, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(items[False], items[True]))
     assert isinstance(dm.datasets["train"].images, ImageCache)
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 1  # one file for every split
+    squashed = build_transform(32)(image=load_rgb(dm.datasets["train"].paths[0], 32))["image"]
+    assert torch.equal(items[True][0], squashed) == (policy == "squash")
+    if policy == "pad":  # synthetic HAM10000 images are 4:3: 4 black rows above and below at 32 px
+        assert not items[True][0][:, :4].any() and not items[True][0][:, -4:].any()
 
 
 def test_splits_share_one_cache_file_and_derived_images_get_their_own(synthetic_root, tmp_path):

@@ -11,7 +11,6 @@ from PIL import Image
 from torch import nn
 
 from skinlight.data.cache import ImageCache
-from skinlight.data.classification import HAM10000DataModule
 from skinlight.data.layouts.images import load_rgb, read_mask
 from skinlight.data.segmentation import HAM10000SegmentationDataModule, ISIC2018DataModule
 from skinlight.data.transforms import build_transform, content_box, resize_steps
@@ -79,34 +78,6 @@ def test_unknown_policy_stops_at_start_up(make_cfg, compose_cfg, synthetic_root)
         build_datamodule(make_cfg("data.resize=stretch"))
     with pytest.raises(ConfigError, match="data.resize='stretch'"):
         build_transform(32, policy="stretch")
-
-
-@pytest.mark.parametrize("policy", ["pad", "crop"])
-def test_cached_items_equal_decoded_items(synthetic_root, tmp_path, policy):
-    """The cache decodes with the policy (not squash): the cached path changes nothing but speed."""
-    items = {}
-    for cache in (False, True):
-        torch.manual_seed(0)
-        dm = HAM10000DataModule(
-            str(synthetic_root),
-            image_size=32,
-            resize=policy,
-            num_workers=0,
-            augmentation=[],
-            cache=cache,
-            cache_dir=str(tmp_path / "cache"),
-        )
-        dm.setup("fit")
-        items[cache] = [dm.datasets[s][i]["image"] for s in ("train", "test") for i in range(3)]
-    assert all(torch.equal(a, b) for a, b in zip(items[False], items[True]))
-    assert not torch.equal(items[True][0], _squashed(dm))
-    if policy == "pad":  # synthetic HAM10000 images are 4:3: 4 black rows above and below at 32 px
-        assert not items[True][0][:, :4].any() and not items[True][0][:, -4:].any()
-
-
-def _squashed(dm):
-    path = dm.datasets["train"].paths[0]
-    return build_transform(32)(image=load_rgb(path, 32))["image"]
 
 
 def test_cache_file_is_keyed_on_the_policy(synthetic_root, tmp_path):
