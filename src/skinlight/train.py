@@ -125,7 +125,10 @@ def build_model(cfg: DictConfig, datamodule) -> L.LightningModule:
 def build_trainer(cfg: DictConfig, ckpt_path: str | None = None) -> L.Trainer:
     """The Trainer with cfg's callbacks and loggers; resuming from `ckpt_path`, the CSV log continues."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    resume_step = torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"] if ckpt_path else None
+    # mmap: only the step is read here (Lightning loads the checkpoint itself in fit)
+    resume_step = (
+        torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"] if ckpt_path else None
+    )
     loggers = [
         instantiate(c, resume_step=resume_step) if _is_resumable(c) else instantiate(c)
         for c in (cfg.get("logger") or {}).values()
