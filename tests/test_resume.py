@@ -1,5 +1,5 @@
 """Reproducibility and resume: same seed -> same files; an interrupted run resumed with ckpt_path=last
-ends exactly where the uninterrupted run ends (CPU, deterministic, data in the main process)."""
+ends exactly where the uninterrupted run ends (CPU, deterministic; data in the main process or in workers)."""
 
 import json
 from importlib.metadata import version
@@ -44,16 +44,20 @@ def test_same_seed_same_split_and_metrics_and_run_info(make_cfg, tmp_path):
     assert not any(k.startswith(("seed", "packages")) for k in first)  # metrics.json keeps its flat test keys
 
 
-def test_interrupted_run_resumed_from_last_matches_uninterrupted(make_cfg, tmp_path):
-    expected = run_in(make_cfg, tmp_path / "full")
+# workers=0: the checkpointed augmentation generators continue; workers=2: the training workers restart each
+# epoch, seeded from the checkpointed torch generator
+@pytest.mark.parametrize("workers", [0, 2])
+def test_interrupted_run_resumed_from_last_matches_uninterrupted(make_cfg, tmp_path, workers):
+    loader = f"data.num_workers={workers}"
+    expected = run_in(make_cfg, tmp_path / "full", loader)
 
     crashed = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_in(make_cfg, crashed, f"+callbacks.interrupt._target_={__name__}.Interrupt")
+        run_in(make_cfg, crashed, loader, f"+callbacks.interrupt._target_={__name__}.Interrupt")
     assert (crashed / "checkpoints" / "last.ckpt").is_file() and not (crashed / "metrics.json").exists()
     assert torch.load(crashed / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
 
-    resumed = run_in(make_cfg, crashed, "ckpt_path=last")
+    resumed = run_in(make_cfg, crashed, loader, "ckpt_path=last")
     assert resumed == expected
     # the CSV log continues: the resumed run's metrics.csv is the uninterrupted run's, row for row
     logged = [pd.read_csv(d / "logs" / "metrics.csv") for d in (tmp_path / "full", crashed)]

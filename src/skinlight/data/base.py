@@ -169,7 +169,9 @@ class LesionDataModule(L.LightningDataModule):
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            # training workers start afresh each epoch, their augmentation seeded from the run's torch generator
+            # (which checkpoints carry): a resumed run draws the same augmentations as the uninterrupted one
+            persistent_workers=self.num_workers > 0 and split != "train",
             worker_init_fn=seed_worker_transform,
             pin_memory=torch.cuda.is_available(),
             drop_last=False,
