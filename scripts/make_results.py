@@ -117,7 +117,8 @@ SECTIONS = {
         "resume_<job> repeats a finished job of these tables (its command, with another hydra.run.dir): started in one "
         "working session, cut short when it ended (the process killed after a checkpoint), continued in the next with "
         "`ckpt_path=last` (results/record.sh resumes a cut train.py run and logs it in resumed.txt). Beside it the "
-        "uninterrupted job; the line under the table compares every test metric of the two.",
+        "uninterrupted job (resume_<job>_uninterrupted when it ran for the comparison, else <job>); the line under the "
+        "table compares every test metric of the two.",
         9,
     ),
     "device_": (
@@ -304,13 +305,20 @@ def device_lines(folders: list[Path]) -> list[str]:
     return out
 
 
+TWIN_SUFFIX = "_uninterrupted"
+
+
 def uninterrupted_twin(row: dict, runs: list[dict]) -> dict | None:
-    """The finished job that resume_<job> repeats (folder <job>), labelled as uninterrupted."""
-    if not row["folder"].startswith("resume_"):
+    """The finished job that resume_<job> repeats (folder resume_<job>_uninterrupted, else <job>), labelled as
+    uninterrupted; None for a twin itself."""
+    folder = row["folder"]
+    if not folder.startswith("resume_") or folder.endswith(TWIN_SUFFIX):
         return None
-    name = row["folder"][len("resume_") :]
-    twin = next((run for run in runs if run["folder"] == name and run["metrics"]), None)
-    return {**twin, "name": f"{name} (uninterrupted)"} if twin else None
+    for name in (folder + TWIN_SUFFIX, folder[len("resume_") :]):
+        twin = next((run for run in runs if run["folder"] == name and run["metrics"]), None)
+        if twin:
+            return {**twin, "name": name if name.endswith(TWIN_SUFFIX) else f"{name} (uninterrupted)"}
+    return None
 
 
 def resume_lines(done: list[dict], runs: list[dict]) -> list[str]:
@@ -615,7 +623,13 @@ def build(runs_dir: Path) -> str:
         if prefix == "crop_":
             done = full_image_rows(done, runs) + done
         if prefix == "resume_":
-            done = [twin for row in done for twin in (row, uninterrupted_twin(row, runs)) if twin]
+            done = [
+                twin
+                for row in done
+                if not row["folder"].endswith(TWIN_SUFFIX)
+                for twin in (row, uninterrupted_twin(row, runs))
+                if twin
+            ]
         if prefix == "device_":
             out += device_lines([path for path in folders if path.name.startswith(prefix)])
             continue

@@ -297,6 +297,9 @@ def test_a_resumed_run_is_compared_with_its_uninterrupted_twin(tmp_path, make_re
     (resumed / "resumed.txt").write_text("2026-12-02T00:00:00Z resumed ...\n")
     write_run(runs, "resume_cls_x", {**cls_metrics(0.5), "test/acc": 0.75})
     write_run(runs, "cls_x", cls_metrics(0.5))
+    # a twin run for the comparison sits in the section beside its resumed run, once
+    write_run(runs, "resume_y", cls_metrics(0.7))
+    write_run(runs, "resume_y_uninterrupted", cls_metrics(0.7))
 
     text = make_results.build(runs)
 
@@ -306,6 +309,8 @@ def test_a_resumed_run_is_compared_with_its_uninterrupted_twin(tmp_path, make_re
     assert "over their 5 test metrics is 0: identical." in text
     assert "resume_cls_x (never resumed (it was not cut short)) vs cls_x (uninterrupted)" in text
     assert "is 0.05." in text
+    assert text.count("| resume_y_uninterrupted | 0.700 |") == 1
+    assert "resume_y (never resumed (it was not cut short)) vs resume_y_uninterrupted: the largest" in text
 
 
 def test_a_run_folder_outside_every_section_is_refused_by_name(tmp_path, make_results, capsys):
