@@ -97,7 +97,9 @@ SECTIONS = {
         "baseline comes with its standard error, the seed standard deviation pooled over all rows times "
         "sqrt(1/n_row + 1/n_baseline); |difference| > 2 standard errors is marked as beyond the seed noise. "
         "experiment=skinlight_cpu turns on an option whose difference exceeds one standard error and leaves the "
-        "others off (its yaml names the row behind each value).",
+        "others off (its yaml names the row behind each value). Three epochs favour what speeds up early training "
+        "and penalise regularisers that pay off late (augmentation policies, label smoothing, Mixup/CutMix, drop "
+        "path): the recipe section checks the strongest of those at the full schedule.",
         7,
     ),
     "recipe_": (
@@ -107,7 +109,8 @@ SECTIONS = {
         "full schedule) on the first table's lesion-grouped test split. recipe_<recipe>_sN is seed N "
         "(`seed=N`; data.split_seed stays 42); recipe_<recipe>_foldK a member trained on fold K's train split "
         "(`data.num_folds=5 data.fold=K`); recipe_<recipe>_5fold_<tta> is eval.py on the five members (ensemble + "
-        "TTA). A row marked resumed was cut short (the working session ended) and continued from its "
+        "TTA); recipe_<recipe>_<option>_s0 is seed 0 with one option the ablations' short budget could not judge, "
+        "at the full schedule (the recipe keeps the better on validation). A row marked resumed was cut short (the working session ended) and continued from its "
         "last.ckpt with ckpt_path=last (its resumed.txt); its wall time sums the parts.",
         8,
     ),
