@@ -125,7 +125,7 @@ def test_skinlight_cpu_shows_every_training_option(compose_cfg, tmp_path):
         "accumulate_grad_batches:",
         "gradient_clip_val:",
         "augmentation:\n  train:\n  - _target_: albumentations.HorizontalFlip",  # flips (or randaugment, ...)
-        "resize: crop",
+        "resize: squash",  # or pad, crop
         "preprocess:",
     ):
         assert key in shown, key
