@@ -121,7 +121,10 @@ SECTIONS = {
         "working session, cut short when it ended (the process killed after a checkpoint), continued in the next with "
         "`ckpt_path=last` (results/record.sh resumes a cut train.py run and logs it in resumed.txt). Beside it the "
         "uninterrupted job (resume_<job>_uninterrupted when it ran for the comparison, else <job>); the line under the "
-        "table compares every test metric of the two.",
+        "table compares every test metric of the two. Runs recorded before commit d86953a kept the training loader's "
+        "workers from epoch to epoch: a resume restarted their augmentation streams, so a run with workers continued "
+        "correctly but not identically; since then the training workers restart each epoch, seeded from the "
+        "checkpointed generator, and a resumed run with workers is identical to the uninterrupted one.",
         9,
     ),
     "device_": (
@@ -334,12 +337,32 @@ def resume_lines(done: list[dict], runs: list[dict]) -> list[str]:
         keys = sorted(set(row["metrics"]) & set(twin["metrics"]))
         diff = max(abs(row["metrics"][k] - twin["metrics"][k]) for k in keys)
         how = f"resumed {row['resumed']}x" if row["resumed"] else "never resumed (it was not cut short)"
-        out += [
-            "",
+        line = (
             f"{row['name']} ({how}) vs {twin['name']}: the largest difference over their {len(keys)} test metrics "
-            f"is {diff:.2g}" + (": identical." if diff == 0 else "."),
-        ]
+            f"is {diff:.2g}" + (": identical." if diff == 0 else ".")
+        )
+        if diff:
+            line += " " + seed_range_sentence(row, twin, runs)
+        out += ["", line]
     return out
+
+
+def seed_range_sentence(row: dict, twin: dict, runs: list[dict]) -> str:
+    """The two balanced accuracies beside those of the twin's seeds (<job>_sN folders), where it has others."""
+    key = "test/balanced_acc"
+    sentence = f"Balanced accuracy {row['metrics'][key]:.3f} resumed, {twin['metrics'][key]:.3f} uninterrupted"
+    job, _, seed = twin["folder"].rpartition("_s")
+    seeds = [
+        run["metrics"][key]
+        for run in runs
+        if run["metrics"]
+        and seed.isdigit()
+        and run["folder"].rpartition("_s")[0] == job
+        and run["folder"].rpartition("_s")[2].isdigit()
+    ]
+    if len(seeds) < 2:
+        return sentence + "."
+    return sentence + f"; over the {len(seeds)} seeds of {job}_s*: {min(seeds):.3f}-{max(seeds):.3f}."
 
 
 def seed_spread_lines(done: list[dict]) -> list[str]:

@@ -308,7 +308,7 @@ def test_a_resumed_run_is_compared_with_its_uninterrupted_twin(tmp_path, make_re
     assert "resume_abl_baseline_s0 (resumed 1x) vs abl_baseline_s0 (uninterrupted): the largest difference" in text
     assert "over their 5 test metrics is 0: identical." in text
     assert "resume_cls_x (never resumed (it was not cut short)) vs cls_x (uninterrupted)" in text
-    assert "is 0.05." in text
+    assert "is 0.05. Balanced accuracy 0.500 resumed, 0.500 uninterrupted." in text
     assert text.count("| resume_y_uninterrupted | 0.700 |") == 1
     assert "resume_y (never resumed (it was not cut short)) vs resume_y_uninterrupted: the largest" in text
 
@@ -343,3 +343,16 @@ def test_the_device_check_section_quotes_its_console(tmp_path, make_results):
     assert "    ratio Trainer / hand-written loop = 0.867" in device
     assert "    test/balanced_acc=0.3555 [0.3079, 0.4064] acc=0.5597" in device
     assert "GPU available" not in device and "no metrics.json" not in device
+
+
+def test_a_resumed_run_that_differs_is_set_beside_the_seeds_of_its_twin(make_results):
+    def run(folder, acc):
+        return {"folder": folder, "metrics": {"test/balanced_acc": acc}}
+
+    runs = [run("abl_b_s0", 0.61), run("abl_b_s1", 0.56), run("abl_b_s2", 0.60), run("abl_bx_s3", 0.1)]
+    sentence = make_results.seed_range_sentence(run("resume_abl_b_s0", 0.58), runs[0], runs)
+    assert sentence == (
+        "Balanced accuracy 0.580 resumed, 0.610 uninterrupted; over the 3 seeds of abl_b_s*: 0.560-0.610."
+    )
+    alone = make_results.seed_range_sentence(run("resume_c", 0.5), run("c", 0.4), runs)
+    assert alone == "Balanced accuracy 0.500 resumed, 0.400 uninterrupted."
