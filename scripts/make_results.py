@@ -110,8 +110,9 @@ SECTIONS = {
         "(`seed=N`; data.split_seed stays 42); recipe_<recipe>_foldK a member trained on fold K's train split "
         "(`data.num_folds=5 data.fold=K`); recipe_<recipe>_5fold_<tta> is eval.py on the five members (ensemble + "
         "TTA); recipe_<recipe>_<option>_s0 is seed 0 with one option the ablations' short budget could not judge, "
-        "at the full schedule (the recipe keeps the better on validation). A row marked resumed was cut short (the working session ended) and continued from its "
-        "last.ckpt with ckpt_path=last (its resumed.txt); its wall time sums the parts.",
+        "at the full schedule (the recipe keeps the better on validation). A row marked resumed was cut short (the "
+        "working session ended) and continued from its last.ckpt with ckpt_path=last (its resumed.txt); its wall "
+        "time sums the parts.",
         8,
     ),
     "resume_": (
@@ -233,12 +234,18 @@ def best_val_score(run: RunDir, key: str = "val/balanced_acc") -> float | None:
     return float(logged[key].max()) if key in logged and logged[key].notna().any() else None
 
 
+def seed_job(folder: str) -> str | None:
+    """The job a seed folder repeats (<job>_s<N> -> <job>); None for a folder without a seed."""
+    job, _, seed = folder.rpartition("_s")
+    return job if job and seed.isdigit() else None
+
+
 def ablation_rows(done: list[dict]) -> dict[str, list[dict]]:
     """The finished ablation jobs by row: folder abl_<row>_s<seed>."""
     rows: dict[str, list[dict]] = {}
     for run in done:
-        row, _, seed = run["folder"][len("abl_") :].rpartition("_s")
-        if not row or not seed.isdigit():
+        row = seed_job(run["folder"][len("abl_") :])
+        if not row:
             raise DataError(f"results/runs/{run['folder']}: name an ablation job abl_<row>_s<seed>")
         rows.setdefault(row, []).append(run)
     return rows
@@ -351,15 +358,8 @@ def seed_range_sentence(row: dict, twin: dict, runs: list[dict]) -> str:
     """The two balanced accuracies beside those of the twin's seeds (<job>_sN folders), where it has others."""
     key = "test/balanced_acc"
     sentence = f"Balanced accuracy {row['metrics'][key]:.3f} resumed, {twin['metrics'][key]:.3f} uninterrupted"
-    job, _, seed = twin["folder"].rpartition("_s")
-    seeds = [
-        run["metrics"][key]
-        for run in runs
-        if run["metrics"]
-        and seed.isdigit()
-        and run["folder"].rpartition("_s")[0] == job
-        and run["folder"].rpartition("_s")[2].isdigit()
-    ]
+    job = seed_job(twin["folder"])
+    seeds = [run["metrics"][key] for run in runs if run["metrics"] and job and seed_job(run["folder"]) == job]
     if len(seeds) < 2:
         return sentence + "."
     return sentence + f"; over the {len(seeds)} seeds of {job}_s*: {min(seeds):.3f}-{max(seeds):.3f}."
@@ -369,8 +369,8 @@ def seed_spread_lines(done: list[dict]) -> list[str]:
     """Per recipe repeated over seeds (rows <recipe>_s<N>): each seed, the mean, sd and the t-interval of the mean."""
     groups: dict[str, list[float]] = {}
     for run in done:
-        recipe, _, seed = run["folder"].rpartition("_s")
-        if recipe and seed.isdigit():
+        recipe = seed_job(run["folder"])
+        if recipe:
             groups.setdefault(recipe, []).append(run["metrics"]["test/balanced_acc"])
     out = []
     for recipe, values in groups.items():
