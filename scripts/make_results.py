@@ -299,7 +299,8 @@ def _minutes(wall: str) -> float:
     return float(wall.split()[0])
 
 
-DEVICE_LINES = ("ms/step", "ratio", "delivered", "consumed", "fed (both", "test/balanced_acc", "since the start")
+# the lines of device_check.sh's own report (its section headers start with "== "), not the libraries' warnings
+DEVICE_LINES = ("ms/step", "ratio Trainer", "delivered", "consumed", "fed (both", "test/balanced_acc", "start)")
 
 
 def device_lines(folders: list[Path]) -> list[str]:
@@ -307,7 +308,7 @@ def device_lines(folders: list[Path]) -> list[str]:
     out = []
     for folder in folders:
         console = text(folder / "console.log").splitlines()
-        measured = [line.rstrip() for line in console if any(key in line for key in DEVICE_LINES)]
+        measured = [line for line in console if line.startswith("== ") or any(key in line for key in DEVICE_LINES)]
         out += [
             f"{folder.name}: `{text(folder / 'command.txt')}` on {text(folder / 'hardware.txt').replace(chr(10), ', ')}, "
             f"{int(text(folder / 'wall_s.txt') or 0)} s in all (exit code {text(folder / 'rc.txt') or 'none'}):",

@@ -334,15 +334,17 @@ def test_the_device_check_section_quotes_its_console(tmp_path, make_results):
     (check / "command.txt").write_text("bash scripts/device_check.sh --device cpu\n")
     (check / "console.log").write_text(
         "GPU available: False\n== 1. training step\n  loop 1136.4 ms/step  14 img/s\n"
+        "lightning/pytorch/trainer/configuration_validator.py:70: You defined a `validation_step`\n"
         "ratio Trainer / hand-written loop = 0.867\n  delivered / consumed = 63.56 (keeps up)\n"
         "test/balanced_acc=0.3555 [0.3079, 0.4064] acc=0.5597\n"
     )
     text = make_results.build(runs)
     device = text.split("## Device check")[1].split("\n## ")[0]
     assert "device_check_cpu: `bash scripts/device_check.sh --device cpu` on Test CPU, 2 cores, no GPU, 600 s" in device
-    assert "    ratio Trainer / hand-written loop = 0.867" in device
+    steps = "    == 1. training step\n    loop 1136.4 ms/step  14 img/s\n    ratio Trainer / hand-written loop = 0.867"
+    assert steps in device
     assert "    test/balanced_acc=0.3555 [0.3079, 0.4064] acc=0.5597" in device
-    assert "GPU available" not in device and "no metrics.json" not in device
+    assert "GPU available" not in device and "validation_step" not in device and "no metrics.json" not in device
 
 
 def test_a_resumed_run_that_differs_is_set_beside_the_seeds_of_its_twin(make_results):

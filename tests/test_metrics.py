@@ -32,6 +32,18 @@ def test_always_majority_scores_high_accuracy_but_low_balanced_accuracy():
     assert float(m["test/balanced_acc"]) == pytest.approx(1 / 7)
 
 
+def test_balanced_accuracy_skips_a_class_the_targets_lack_as_the_isic_scorer():
+    # class c has no image but is predicted once: the ISIC scorer (and sklearn) average over a and b only,
+    # torchmetrics' macro recall would count c as 0, and so does recall_macro
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]])
+    labels = torch.tensor([0, 1, 1, 0])
+    metrics = classification_metrics(["a", "b", "c"], "test/")
+    metrics.update(probs, labels)
+    m = {k: float(v) for k, v in metrics.compute().items()}
+    assert m["test/balanced_acc"] == pytest.approx((1 + 0.5) / 2)
+    assert m["test/recall_macro"] == pytest.approx((1 + 0.5 + 0) / 3)
+
+
 def test_two_classes_add_sensitivity_specificity_auroc_of_the_second_class():
     probs = torch.tensor([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55], [0.8, 0.2]])
     labels = torch.tensor([0, 1, 1, 1, 0, 0])  # malignant: 2 of 3 found; benign: 2 of 3 kept

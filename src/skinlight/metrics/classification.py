@@ -1,6 +1,7 @@
 """Classification metrics (torchmetrics) under the run-directory contract's names.
 
-Keys: acc, balanced_acc (mean per-class recall, the ISIC 2018 Task 3 metric), f1_macro,
+Keys: acc, balanced_acc (mean per-class recall over the classes the targets hold, the ISIC 2018 Task 3
+metric as the official scorer computes it), f1_macro,
 precision_macro, recall_macro, auroc_macro, top2_acc, top3_acc (when there are more classes than
 k), ece, balanced_acc_ovr (mean over classes of one-vs-rest (sensitivity + specificity) / 2, the
 "balanced accuracy" of Nguyen et al. 2022), and per class recall_<cls>, precision_<cls>, f1_<cls>,
@@ -77,6 +78,19 @@ class SensitivityAtSpecificity(BinarySensitivityAtSpecificity):
         return super().compute()[0]
 
 
+class BalancedAccuracy(MulticlassStatScores):
+    """Mean recall over the classes present in the targets: the ISIC scorer skips a class no image has, where
+    torchmetrics' macro recall counts it as 0 once it is predicted (a test subset lacking a class)."""
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, average=None)
+
+    def compute(self) -> Tensor:
+        tp, _, _, fn = self._final_state()[:4]
+        present = tp + fn > 0
+        return (tp[present] / (tp + fn)[present]).mean()
+
+
 class OneVsRestBalancedAccuracy(MulticlassStatScores):
     """Mean over classes of (sensitivity_c + specificity_c) / 2, each class against the rest."""
 
@@ -111,7 +125,7 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
     n, names = len(class_names), list(class_names)
     metrics = {
         "acc": MulticlassAccuracy(n, average="micro"),
-        "balanced_acc": MulticlassRecall(n, average="macro"),
+        "balanced_acc": BalancedAccuracy(n),
         "f1_macro": MulticlassF1Score(n, average="macro"),
         "precision_macro": MulticlassPrecision(n, average="macro"),
         "recall_macro": MulticlassRecall(n, average="macro"),

@@ -10,11 +10,10 @@ import torch
 from hydra.utils import get_class, instantiate
 from timm.models import create_feature_extractor
 from torch import Tensor, nn
-from torchmetrics.classification import MulticlassRecall
 
 from skinlight.distributed import gather_in_order
 from skinlight.errors import ConfigError
-from skinlight.metrics.classification import classification_metrics
+from skinlight.metrics.classification import BalancedAccuracy, classification_metrics
 from skinlight.models.backbones import create_backbone, normalization
 from skinlight.models.module import LesionModule
 from skinlight.models.optim import check_lr_groups, param_groups
@@ -107,7 +106,7 @@ class Classifier(LesionModule):
         self.criterion = instantiate(loss, class_counts=class_counts)
         smoothing = loss.get("label_smoothing", 0.0)
         self.mixing = instantiate(mixup, num_classes=len(class_names), label_smoothing=smoothing) if mixup else None
-        self.train_balanced_acc = MulticlassRecall(len(class_names), average="macro")  # for the learning curves
+        self.train_balanced_acc = BalancedAccuracy(len(class_names))  # for the learning curves
         self.val_metrics = classification_metrics(class_names, "val/")
         self.test_metrics = classification_metrics(class_names, "test/")
         self.test_outputs: dict[str, Tensor] = {}
