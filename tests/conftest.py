@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from skinlight.synthetic.ham10000 import generate_ham10000
+
+# Under pytest-xdist each worker (and the train.py processes it starts) gets its share of the cores: torch's
+# default of one thread per core in every worker would oversubscribe them.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 0)):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(max(1, cores // workers))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -3,7 +3,7 @@
 It needs pandas<3, so it lives in its own virtual environment, named by ISIC_SCORING (skipped without):
 
     python3 -m venv /tmp/isic && /tmp/isic/bin/pip install "isic-challenge-scoring==5.6.0" "pandas<3"
-    ISIC_SCORING=/tmp/isic/bin/isic-challenge-scoring pytest -m official_scorer tests/test_official_scorer.py -s
+    ISIC_SCORING=/tmp/isic/bin/isic-challenge-scoring pytest -n 0 -m official_scorer tests/test_official_scorer.py -s
 
 Task 3: a classifier trained briefly on synthetic HAM10000, eval.py on a synthetic ISIC 2018 Task 3 copy; its
 isic2018_task3_submission.csv scored against the copy's official ground truth and against eval.py's own.

@@ -3,7 +3,7 @@
 Elgohary et al. 2024 duplicate every image before an 80:20 split by image and choose nothing on a
 validation split (`data.protocol=published`): copies of most minority-class test images are trained
 on. The same recipe, seed and budget with the honest protocol (lesion-grouped split, duplication of
-the train split only) is the comparison. Run with `pytest -m slow tests/test_published_protocol.py -s`
+the train split only) is the comparison. Run with `pytest -n 0 -m slow tests/test_published_protocol.py -s`
 to see both numbers; docs/recipes/elgohary2024.md gives them on the real HAM10000.
 """
 
