@@ -12,7 +12,7 @@ from conftest import CONF_DIR
 from torch import nn
 
 from skinlight.errors import ConfigError
-from skinlight.inference.tta import VIEWS, build_views, predict_probs
+from skinlight.inference.tta import VIEWS, build_views, mask_views, predict_probs
 
 
 def quadrants() -> torch.Tensor:
@@ -101,3 +101,29 @@ def test_predict_probs_runs_every_view_in_order():
         assert torch.allclose(probs[list(views).index(name), 0], torch.tensor([value, 0.0]).softmax(0))
     assert torch.equal(predict_probs(TopLeft(), loader, ["identity"]), probs[:1])  # names or a mapping
     assert set(VIEWS) <= set(build_views(list(VIEWS)))
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_each_mask_view_inverted_is_the_identity(name):
+    view, inverse = mask_views(tta_option("d4")["views"])[name]
+    x = torch.rand(2, 1, 6, 9)  # not square: a transposing view that is not undone changes the shape
+    assert torch.equal(inverse(view(x)), x)
+    if name != "identity":
+        assert not torch.equal(view(x), x)
+
+
+def test_mask_tta_of_a_pixelwise_model_is_the_model():
+    """A model that sees each pixel alone commutes with every view: its TTA mask, views inverted, equals its
+    plain mask; with each view applied again instead of its inverse, the quarter turns misplace it."""
+    x = torch.rand(1, 1, 8, 8)
+    views = mask_views(tta_option("d4")["views"])
+    assert set(views) == set(VIEWS)
+    inverted = torch.stack([inverse(torch.sigmoid(view(x))) for view, inverse in views.values()]).mean(0)
+    assert torch.allclose(inverted, torch.sigmoid(x))
+    uninverted = torch.stack([view(torch.sigmoid(view(x))) for view, _ in views.values()]).mean(0)
+    assert not torch.allclose(uninverted, torch.sigmoid(x))
+
+
+def test_mask_tta_refuses_crops():
+    with pytest.raises(ConfigError, match="tta.crops is for classification"):
+        mask_views(**{k: v for k, v in tta_option("multicrop").items() if k != "name"})

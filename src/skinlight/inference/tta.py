@@ -3,7 +3,8 @@
 A view is one of the 8 dihedral transforms of the square input (dermoscopy has no up or left);
 conf/tta/ lists them: none = identity, flips = identity + the 3 flips, d4 = all 8. A tta config may add
 `crops` (conf/tta/multicrop.yaml): ordered crops of the network input at several scales, each resized
-back to the input size and seen through every view. build_views turns a tta config into the views.
+back to the input size and seen through every view. build_views turns a tta config into the views;
+mask_views pairs each dihedral view with its inverse, for masks (a crop has no exact inverse and is refused).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ VIEWS: dict[str, Callable[[Tensor], Tensor]] = {
     "transpose": lambda x: x.transpose(-2, -1),
     "antitranspose": lambda x: x.rot90(2, (-2, -1)).transpose(-2, -1),
 }
+
+# The inverse of each view: the rotations by 90 and 270 degrees undo each other, every other view undoes itself.
+INVERSES: dict[str, str] = {name: name for name in VIEWS} | {"rot90": "rot270", "rot270": "rot90"}
+MaskViews = dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]]
 
 
 def check_views(views: Iterable[str]) -> list[str]:
@@ -87,6 +92,14 @@ def build_views(views: Iterable[str], crops: Mapping | None = None) -> dict[str,
     for crop_name, crop in (crop_views(crops) if crops is not None else {}).items():
         built.update({crop_name if n == "identity" else f"{crop_name}_{n}": _then(VIEWS[n], crop) for n in names})
     return built
+
+
+def mask_views(views: Iterable[str], crops: Mapping | None = None) -> MaskViews:
+    """(view, inverse) of each view of a tta config, identity first: a mask predicted on view(x) is mapped back
+    onto x's pixels by inverse. A tta config with `crops` stops here (a crop's mask has no exact inverse)."""
+    if crops is not None:
+        raise ConfigError("tta.crops is for classification; mask TTA takes dihedral views only (tta=flips or d4)")
+    return {name: (VIEWS[name], VIEWS[INVERSES[name]]) for name in check_views(views)}
 
 
 @torch.no_grad()

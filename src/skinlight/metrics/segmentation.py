@@ -10,13 +10,17 @@ per image); it can exceed dice where the background is most of the image, the le
 A ratio 0/0 (nothing to find and nothing found) scores 1. dice, iou, thresholded_jaccard, pixel_acc,
 recall and specificity are the official scorer's (`isic-challenge-scoring segmentation`) dice,
 jaccard, threshold_jaccard, accuracy, sensitivity and specificity, 0/0 conventions included.
+MaskScores adds the boundary distances hd95 and asd (skinlight.metrics.surface) for masks of any size.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torchmetrics import Metric
 from torchmetrics.classification import BinaryStatScores
+
+from skinlight.metrics.surface import surface_distances
 
 SCORES = (
     "dice",
@@ -29,6 +33,8 @@ SCORES = (
     "miou_with_background",
 )
 JACCARD_THRESHOLD = 0.65
+SURFACE_SCORES = ("hd95", "asd")
+EMPTY_FLAGS = ("empty_truth", "empty_prediction")
 
 
 def _ratio(num: Tensor, den: Tensor) -> Tensor:
@@ -66,3 +72,36 @@ class SegmentationScores(BinaryStatScores):
 
     def compute(self) -> dict[str, Tensor]:
         return {k: v.mean() for k, v in self.per_image().items()}
+
+
+class MaskScores(Metric):
+    """Per-image scores of boolean masks, each at its own size (one image per update): SCORES, SURFACE_SCORES
+    (pixels) and the EMPTY_FLAGS (1 where the ground truth or the prediction is empty). compute() gives the mean
+    of every score over the images and the number of empty truths and predictions (empty_truths,
+    empty_predictions); per_image() every image's values. Synchronised across processes (the rows concatenate)."""
+
+    full_state_update = False
+    COLUMNS = (*SCORES, *SURFACE_SCORES, *EMPTY_FLAGS)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("rows", default=[], dist_reduce_fx="cat")
+
+    def update(self, pred: Tensor, true: Tensor) -> None:
+        """Add one image: its predicted and ground-truth (H, W) masks."""
+        pred, true = pred.bool(), true.bool()
+        stats = torch.stack([(pred & true).sum(), (pred & ~true).sum(), (~pred & ~true).sum(), (~pred & true).sum()])
+        overlap = per_image_scores(stats[None])
+        surface = surface_distances(pred, true)
+        empty = (float(not true.any()), float(not pred.any()))
+        row = [*(overlap[k][0].item() for k in SCORES), *surface, *empty]
+        self.rows.append(torch.tensor([row], dtype=torch.float64, device=self.device))
+
+    def per_image(self) -> dict[str, Tensor]:
+        rows = torch.cat(self.rows) if isinstance(self.rows, list) else self.rows
+        return dict(zip(self.COLUMNS, rows.reshape(-1, len(self.COLUMNS)).unbind(1)))
+
+    def compute(self) -> dict[str, Tensor]:
+        values = self.per_image()
+        means = {k: values[k].mean() for k in (*SCORES, *SURFACE_SCORES)}
+        return means | {f"{k}s": values[k].sum() for k in EMPTY_FLAGS}
