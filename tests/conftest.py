@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from lightning.fabric.utilities.data import AttributeDict
 from omegaconf import DictConfig, open_dict
+from torch import nn
 
 from skinlight.synthetic.ham10000 import generate_ham10000
 
@@ -91,3 +94,29 @@ def user_error(capsys, main, argv) -> str:
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "Traceback" not in err, err
     return err.splitlines()[-1]
+
+
+def disc_image(height, width, radius, centre=None):
+    """uint8 RGB: a white disc of `radius` px on black."""
+    cy, cx = centre or (height / 2, width / 2)
+    y, x = np.mgrid[:height, :width]
+    inside = np.hypot(y + 0.5 - cy, x + 0.5 - cx) < radius
+    return np.repeat(inside[..., None] * 255, 3, axis=-1).astype(np.uint8)
+
+
+class BrightIsLesion(nn.Module):
+    """A stand-in segmenter: logit +/-20 where the input is brighter/darker than mid-grey, plus `tilt` times a
+    ramp from -1 (left column) to 1 (right): a tilted model is not equivariant under flips."""
+
+    def __init__(self, resize, tilt: float = 0.0):
+        super().__init__()
+        self.hparams = AttributeDict(image_size=64, resize=resize, preprocess=None, threshold=0.5)
+        self.tilt = tilt
+        self.register_buffer("anchor", torch.zeros(()))
+
+    @property
+    def device(self):
+        return self.anchor.device
+
+    def forward(self, x):
+        return (x.mean(1, keepdim=True) - 0.5) * 40 + self.tilt * torch.linspace(-1, 1, x.shape[-1])

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from skinlight.errors import ConfigError
@@ -178,13 +177,8 @@ def test_cache_is_reused_and_invalidated_by_k_mode_and_checkpoint(images, ckpts,
     assert sum(predictions.calls) == 18
 
 
-def compose_train(*overrides):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
-
-
-def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path):
-    cfg = compose_train("model=classifier", "backbone=timm_test", "data=ham10000", "data.root=unused")
+def test_bad_pipeline_settings_and_checkpoints_are_config_errors(ckpts, tmp_path, compose_cfg):
+    cfg = compose_cfg(["model=classifier", "backbone=timm_test", "data=ham10000"], Path("unused"))
     data = SimpleNamespace(
         model_inputs=lambda: {"class_names": ["a", "b"], "class_counts": [1, 1], "metadata": None},
         fingerprint=lambda: {"root": "unused", "split_sha256": "", "images": {}},

@@ -196,7 +196,7 @@ def test_compare_two_runs_on_the_same_test_images(trained, synthetic_root, tmp_p
     assert "neither predictions.csv" in user_error(capsys, compare.main, [str(trained), str(tmp_path / "none")])
 
 
-def test_eval_refuses_missing_foreign_and_segmentation_checkpoints(synthetic_root, tmp_path):
+def test_eval_refuses_missing_foreign_and_mixed_task_checkpoints(trained, synthetic_root, tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint not found: .*nowhere.ckpt"):
         _eval(tmp_path, synthetic_root, f"ckpt_path={tmp_path / 'nowhere.ckpt'}")
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, tmp_path / "foreign.ckpt")  # another program's
@@ -204,9 +204,13 @@ def test_eval_refuses_missing_foreign_and_segmentation_checkpoints(synthetic_roo
         _eval(tmp_path, synthetic_root, f"ckpt_path={tmp_path / 'foreign.ckpt'}")
     seg = segmentation_checkpoint(tmp_path / "seg.ckpt")
     with pytest.raises(CheckpointError, match="seg.ckpt is a segmentation checkpoint.*predict_masks.py"):
-        _eval(tmp_path, synthetic_root, f"ckpt_path={seg}")
+        _eval(tmp_path, synthetic_root, f"ensemble=[{trained / 'checkpoints' / 'best.ckpt'},{seg}]")
     with pytest.raises(ConfigError, match="exactly one of ckpt_path"):
         _eval(tmp_path, synthetic_root)
+    with pytest.raises(ConfigError, match="postprocess=largest_filled cleans masks: a classification checkpoint"):
+        _eval(
+            tmp_path, synthetic_root, f"ckpt_path={trained / 'checkpoints' / 'best.ckpt'}", "postprocess=largest_filled"
+        )
 
 
 @pytest.mark.parametrize(

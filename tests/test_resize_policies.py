@@ -5,10 +5,8 @@ import albumentations as A
 import cv2
 import numpy as np
 import pytest
-import torch
-from lightning.fabric.utilities.data import AttributeDict
+from conftest import BrightIsLesion, disc_image
 from PIL import Image
-from torch import nn
 
 from skinlight.data.cache import ImageCache
 from skinlight.data.layouts.images import load_rgb, read_mask
@@ -22,14 +20,6 @@ from skinlight.train import build_datamodule
 def _resize(image, policy, size=32, mask=None):
     out = A.Compose(resize_steps(size, policy))(image=image, **({} if mask is None else {"mask": mask}))
     return out if mask is not None else out["image"]
-
-
-def _disc(height, width, radius, centre=None):
-    """uint8 RGB: a white disc of `radius` px on black."""
-    cy, cx = centre or (height / 2, width / 2)
-    y, x = np.mgrid[:height, :width]
-    inside = np.hypot(y + 0.5 - cy, x + 0.5 - cx) < radius
-    return np.repeat(inside[..., None] * 255, 3, axis=-1).astype(np.uint8)
 
 
 def _bbox(image):
@@ -48,7 +38,7 @@ def test_pad_centres_the_whole_image_on_a_black_square_where_content_box_says(sh
 
 
 def test_pad_and_crop_keep_a_disc_round_where_squash_flattens_it():
-    image = _disc(150, 200, 60)
+    image = disc_image(150, 200, 60)
     for policy, round_ in (("pad", True), ("crop", True), ("squash", False)):
         _, _, h, w = _bbox(_resize(image, policy, size=64))
         assert (abs(h - w) <= 1) == round_, (policy, h, w)
@@ -111,22 +101,6 @@ def test_segmentation_refuses_crop_at_start_up(tmp_path):
         ISIC2018DataModule(str(tmp_path), image_size=32, resize="crop")
 
 
-class _BrightIsLesion(nn.Module):
-    """A stand-in segmenter: logit +/-20 where the input is brighter/darker than mid-grey."""
-
-    def __init__(self, resize):
-        super().__init__()
-        self.hparams = AttributeDict(image_size=64, resize=resize, preprocess=None, threshold=0.5)
-        self.register_buffer("anchor", torch.zeros(()))
-
-    @property
-    def device(self):
-        return self.anchor.device
-
-    def forward(self, x):
-        return (x.mean(1, keepdim=True) - 0.5) * 40
-
-
 def _iou(a, b):
     return (a & b).sum() / (a | b).sum()
 
@@ -134,24 +108,24 @@ def _iou(a, b):
 @pytest.mark.parametrize("policy", ["squash", "pad"])
 def test_predicted_masks_map_back_onto_the_image(policy):
     """Off-centre disc on a 4:3 image: the mask at the image's size lies on the disc (pad: the border dropped)."""
-    image = _disc(150, 200, 30, centre=(40, 60))
+    image = disc_image(150, 200, 30, centre=(40, 60))
     truth = image[..., 0] > 127
-    (mask,) = predict_masks(_BrightIsLesion(policy), [image])
+    (mask,) = predict_masks(BrightIsLesion(policy), [image])
     assert mask.shape == (150, 200) and _iou(mask, truth) > 0.9
-    (half,) = predict_masks(_BrightIsLesion(policy), [image], sizes=[(75, 100)])
+    (half,) = predict_masks(BrightIsLesion(policy), [image], sizes=[(75, 100)])
     assert _iou(half, cv2.resize(truth.astype(np.uint8), (100, 75), interpolation=cv2.INTER_NEAREST) > 0) > 0.85
 
 
 def test_predicting_masks_with_crop_is_refused():
     with pytest.raises(ConfigError, match="data.resize=crop"):
-        predict_masks(_BrightIsLesion("crop"), [_disc(150, 200, 30)])
+        predict_masks(BrightIsLesion("crop"), [disc_image(150, 200, 30)])
 
 
 def test_mask_folder_prediction_with_pad(tmp_path):
     """predict_folder reads the image at a reduced size and writes the mask at the file's own size."""
     from skinlight.inference.segment import predict_folder
 
-    Image.fromarray(_disc(300, 400, 60, centre=(90, 110))).save(tmp_path / "a.png")
-    (written,) = predict_folder(_BrightIsLesion("pad"), tmp_path / "a.png", tmp_path / "out")
+    Image.fromarray(disc_image(300, 400, 60, centre=(90, 110))).save(tmp_path / "a.png")
+    (written,) = predict_folder(BrightIsLesion("pad"), tmp_path / "a.png", tmp_path / "out")
     mask = np.asarray(Image.open(written)) > 0
-    assert mask.shape == (300, 400) and _iou(mask, _disc(300, 400, 60, centre=(90, 110))[..., 0] > 0) > 0.9
+    assert mask.shape == (300, 400) and _iou(mask, disc_image(300, 400, 60, centre=(90, 110))[..., 0] > 0) > 0.9

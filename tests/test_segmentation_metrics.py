@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from torchmetrics.segmentation import MeanIoU
 
 from skinlight.errors import ConfigError
-from skinlight.losses.segmentation import WeightedSum
+from skinlight.losses.segmentation import MonaiLoss, SmpLoss, WeightedSum
 from skinlight.metrics.segmentation import SegmentationScores
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -73,7 +73,9 @@ def _loss(name: str, *overrides: str):
     return instantiate(cfg.loss)
 
 
-@pytest.mark.parametrize("name", ["dice", "jaccard", "bce", "bce_dice", "seg_focal"])
+@pytest.mark.parametrize(
+    "name", ["dice", "jaccard", "bce", "bce_dice", "seg_focal", "lovasz", "tversky", "boundary", "dice_boundary"]
+)
 def test_segmentation_losses_prefer_the_right_mask(name):
     loss = _loss(name)
     _, truth = _masks()
@@ -94,3 +96,36 @@ def test_bce_dice_is_the_weighted_sum_of_its_terms():
     assert both(logits, truth).item() == pytest.approx(expected.item())
     with pytest.raises(ConfigError, match="loss.weights has \\['lovasz'\\]"):
         WeightedSum({"bce": _loss("bce")}, {"lovasz": 1.0})
+
+
+def test_tversky_weighs_a_missed_pixel_more_than_a_false_one():
+    """alpha 0.3 (false positives) < beta 0.7 (false negatives): missing a lesion pixel costs more."""
+    loss = _loss("tversky")
+    truth = torch.zeros(1, 1, 4, 4)
+    truth[..., :2, :] = 1  # 8 lesion pixels
+    sure = (truth * 2 - 1) * 20
+    missed, extra = sure.clone(), sure.clone()
+    missed[..., 0, 0] = -20  # one lesion pixel missed
+    extra[..., 3, 3] = 20  # one background pixel called lesion
+    assert loss(missed, truth) > loss(extra, truth) > loss(sure, truth)
+    assert _loss("tversky", "loss.alpha=0.5", "loss.beta=0.5")(missed, truth).item() == pytest.approx(
+        _loss("dice")(missed, truth).item(), abs=1e-4
+    )
+
+
+def test_the_boundary_term_grows_with_the_distance_of_an_error():
+    """HausdorffDTLoss: the same number of wrong pixels costs more far from the lesion than beside it."""
+    loss = _loss("boundary")
+    truth = torch.zeros(1, 1, 16, 16)
+    truth[..., 6:10, 6:10] = 1
+    near, far = (truth * 2 - 1) * 20, (truth * 2 - 1) * 20
+    near[..., 10, 6:10] = 20  # a row of false pixels touching the lesion
+    far[..., 15, 6:10] = 20  # the same row at the image's edge
+    assert loss(far, truth) > loss(near, truth)
+
+
+def test_an_unknown_library_loss_names_the_library_and_its_losses():
+    with pytest.raises(ConfigError, match=r"loss.name='Nope' is not a monai.losses loss; choose one of \[.*'DiceLoss'"):
+        MonaiLoss("Nope")
+    with pytest.raises(ConfigError, match=r"is not a segmentation_models_pytorch.losses loss"):
+        SmpLoss("Nope")

@@ -12,8 +12,12 @@ import torch
 from PIL import Image
 
 from skinlight.checkpoints import load_checkpoint
+from skinlight.data.layouts.images import load_rgb, read_mask
 from skinlight.errors import ConfigError
+from skinlight.inference.postprocess import PostProcess
 from skinlight.inference.segment import predict_masks, run_prediction
+from skinlight.inference.tta import mask_views
+from skinlight.metrics.segmentation import MaskScores
 from skinlight.models import segmenter
 from skinlight.models.segmenter import Segmenter
 from skinlight.synthetic.segmentation import generate_isic2018
@@ -122,8 +126,8 @@ CLASSIFIER = ("model=classifier", "backbone=timm_test")
         (
             ["loss=ce"],
             FAST_MODEL,
-            "loss=ce is for classification but model=unet does segmentation: use "
-            "loss=bce|bce_dice|dice|jaccard|seg_focal, or model=classifier|resnet50",
+            "loss=ce is for classification but model=unet does segmentation: use loss=bce|bce_dice|boundary|dice|"
+            "dice_boundary|jaccard|lovasz|seg_focal|tversky, or model=classifier|resnet50",
         ),
         (
             ["data=synthetic"],
@@ -210,3 +214,45 @@ def test_unet_reaches_dice_085_on_synthetic_isic2018(seg_cfg, tmp_path_factory):
         "data.image_size=64", "data.batch_size=8", "optimizer.lr=2e-3", "trainer.max_epochs=2", data_root=root
     )
     assert run(cfg, cfg.hydra.runtime.output_dir)["test/dice"] >= 0.85
+
+
+def test_test_step_scores_at_the_image_size_with_tta_postprocessing_and_the_tuned_threshold(seg_cfg):
+    """tune_threshold, tta=flips and postprocess=largest_filled with min_area (which empties some masks): the
+    checkpoint keeps its epoch's threshold from the grid, and the test metrics equal predict_masks' masks (the same
+    options) scored against the mask files at their own size, and differ from the masks without post-processing."""
+    post = ["postprocess=largest_filled", "postprocess.min_area=0.2"]
+    cfg = seg_cfg("trainer.max_epochs=2", "model.tune_threshold=true", "tta=flips", *post)
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    metrics = run(cfg, run_dir)
+    ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    threshold = ckpt["hyper_parameters"]["threshold"]
+    assert threshold in segmenter.THRESHOLD_GRID
+    logged = pd.read_csv(next(run_dir.glob("logs/**/metrics.csv")))
+    assert any(value == pytest.approx(threshold) for value in logged["val/threshold"].dropna())
+
+    model = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    assert model.hparams.threshold == threshold
+    root = Path(cfg.data.root)
+    views = mask_views(["identity", "hflip", "vflip", "rot180"])
+    options = {"cleaned": PostProcess(largest_component=True, fill_holes=True, min_area=0.2), "plain": None}
+    expected = {name: MaskScores() for name in options}
+    for image_id in pd.read_csv(run_dir / "split.csv").query("split == 'test'")["image_id"]:
+        truth = read_mask(next(root.rglob(f"{image_id}_segmentation.png"))) > 0
+        assert truth.shape == (72, 96)  # the file's size, not the model's 32 px
+        image = load_rgb(next(root.rglob(f"{image_id}.jpg")), model.hparams.image_size)
+        for name, postprocess in options.items():
+            (mask,) = predict_masks(model, [image], sizes=[truth.shape], views=views, postprocess=postprocess)
+            expected[name].update(torch.from_numpy(mask), torch.from_numpy(truth))
+    cleaned, plain = (expected[name].compute() for name in options)
+    for key, value in cleaned.items():
+        assert metrics[f"test/{key}"] == pytest.approx(float(value), abs=1e-6), key
+    assert metrics["test/empty_predictions"] > plain["empty_predictions"]  # min_area removed whole masks
+    per_image = pd.read_csv(run_dir / "report" / "per_image.csv")
+    assert {"hd95", "asd", "empty_truth", "empty_prediction"} <= set(per_image.columns)
+    assert per_image["hd95"].mean() == pytest.approx(metrics["test/hd95"], abs=1e-5)
+
+
+def test_tta_and_postprocess_in_training_are_for_segmentation(compose_cfg, synthetic_root):
+    cfg = compose_cfg(["backbone=timm_test", "tta=d4"], synthetic_root)
+    with pytest.raises(ConfigError, match=r"^tta=d4: training's test step takes these for segmentation only"):
+        run(cfg, cfg.hydra.runtime.output_dir)

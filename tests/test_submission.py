@@ -87,7 +87,9 @@ def _png(path, array) -> None:
 
 def test_truth_scores_masks_at_their_size_binarised_above_128(tmp_path):
     """Two 10x10 masks: a: truth rows 0-3 (grey 129 counts, 128 does not), prediction rows 0-4 -> tp 40, fp 10;
-    sub/b: nothing to find, nothing found -> every score 1."""
+    sub/b: nothing to find, nothing found -> every overlap score 1, distances 0. In a, the prediction's bottom edge
+    (10 of its 26 edge pixels) lies 1 pixel from the truth's, whose bottom edge's 8 inner pixels (of 24) lie 1 from
+    the prediction's: hd95 1, asd (10 + 8) / (26 + 24)."""
     output, truth = tmp_path / "run" / "masks", tmp_path / "truth"
     grey = np.zeros((10, 10))
     grey[:4], grey[4] = 129, 128
@@ -108,6 +110,10 @@ def test_truth_scores_masks_at_their_size_binarised_above_128(tmp_path):
         (80 / 90 + 1) / 2
     )
     assert metrics["test/pixel_acc"] == pytest.approx(0.95) and metrics["test/recall"] == 1.0
+    assert scores.hd95.tolist() == pytest.approx([1.0, 0.0]) and scores.asd.tolist() == pytest.approx([18 / 50, 0])
+    assert metrics["test/hd95"] == pytest.approx(0.5) and metrics["test/asd"] == pytest.approx(9 / 50)
+    assert scores.empty_truth.tolist() == [0, 1] and metrics["test/empty_truths"] == 1
+    assert metrics["test/empty_predictions"] == 1
     _png(truth / "c_segmentation.png", np.zeros((10, 10)))
     with pytest.raises(DataError, match=r"1 ground-truth mask\(s\) without an input image: .*c_segmentation.png"):
         score_masks(written, output, truth)

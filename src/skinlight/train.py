@@ -26,6 +26,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from skinlight.callbacks import ChannelsLast
 from skinlight.errors import ConfigError, SkinlightError
+from skinlight.inference.postprocess import PostProcess
+from skinlight.inference.tta import mask_views
 from skinlight.loggers import ResumableCSVLogger, finish_loggers
 from skinlight.metrics.bootstrap import Bootstrap, classification_intervals, segmentation_intervals
 from skinlight.reports.classification import write_classification_outputs
@@ -204,6 +206,24 @@ def speed_options(cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule)
     return torch.compile(model) if cfg.get("compile") else model
 
 
+def mask_test_options(cfg: DictConfig, task: str) -> dict:
+    """The Segmenter's test_views and test_postprocess from the tta and postprocess groups (none: unchanged);
+    other than none for a classifier stops here (its TTA belongs to eval.py)."""
+    tta, post = cfg.get("tta"), cfg.get("postprocess")
+    chosen = [
+        f"{group}={node.name}" for group, node in (("tta", tta), ("postprocess", post)) if node and node.name != "none"
+    ]
+    if task != "segmentation":
+        if chosen:
+            raise ConfigError(
+                f"{', '.join(chosen)}: training's test step takes these for segmentation only; a classifier's "
+                "TTA runs in eval.py (python eval.py ckpt_path=... tta=d4)"
+            )
+        return {}
+    views = mask_views(tta.views, tta.get("crops")) if tta else {}
+    return {"test_views": views if len(views) > 1 else None, "test_postprocess": PostProcess.from_config(post)}
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train, test with the best checkpoint, and write the run artefacts into `run_dir`.
 
@@ -213,6 +233,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     run_dir = RunDir(run_dir)
     task = check_task(cfg)
     get_class(cfg.model._target_).check_config(_plain(cfg.model))
+    test_options = mask_test_options(cfg, task)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     bootstrap = Bootstrap.from_config(cfg.get("intervals"))  # checked before training, used after the test
     L.seed_everything(cfg.seed, workers=True)
@@ -242,6 +263,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         if trainer.is_global_zero:
             datamodule.write_split(run_dir.split)
         model = build_model(cfg, datamodule)
+        for name, value in test_options.items():
+            setattr(model, name, value)
         trained = speed_options(cfg, trainer, model)
         try:
             trainer.fit(trained, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

@@ -42,7 +42,8 @@ class LesionImageDataset(Dataset):
 
 
 class SegmentationDataset(Dataset):
-    """Items {"image": float (3, S, S), "mask": float (1, S, S) in {0, 1}, "image_id": str}.
+    """Items {"image": float (3, S, S), "mask": float (1, S, S) in {0, 1}, "image_id": str, "mask_path": str} (the
+    test step scores its prediction against the mask file at the image's own size).
 
     Image and mask go through one albumentations call, so geometric augmentations move both.
     JPEGs are decoded at a reduced scale when `decode_size` allows; the mask follows (nearest).
@@ -60,4 +61,9 @@ class SegmentationDataset(Dataset):
         if mask.shape != image.shape[:2]:
             mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         out = self.transform(image=image, mask=mask)
-        return {"image": out["image"], "mask": out["mask"][None].float(), "image_id": self.image_ids[i]}
+        return {
+            "image": out["image"],
+            "mask": out["mask"][None].float(),
+            "image_id": self.image_ids[i],
+            "mask_path": str(self.mask_paths[i]),
+        }

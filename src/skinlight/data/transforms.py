@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import albumentations as A
 import cv2
+import torch.nn.functional as F
 from hydra.utils import instantiate
+from torch import Tensor
 from torch.utils.data import get_worker_info
 
 from skinlight.errors import ConfigError
@@ -59,6 +61,14 @@ def content_box(height: int, width: int, image_size: int, policy: str) -> tuple[
             "use data.resize=squash or pad for segmentation"
         )
     raise _unknown(policy)
+
+
+def restore_size(prob: Tensor, source: tuple[int, int], size: tuple[int, int], image_size: int, policy: str) -> Tensor:
+    """A (C, image_size, image_size) prediction of a `source` (h, w) image mapped back onto it at `size` (h, w):
+    its content_box resized (bilinear)."""
+    top, left, h, w = content_box(*source, image_size, policy)
+    box = prob[None, :, top : top + h, left : left + w]
+    return F.interpolate(box, size=tuple(size), mode="bilinear", align_corners=False)[0]
 
 
 def build_transform(

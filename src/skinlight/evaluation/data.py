@@ -81,11 +81,11 @@ def data_config(cfg: DictConfig, hparams: dict, ckpt_path) -> dict:
             f"data.root: {ckpt_path} was trained on {trained['root']}, which is not here: "
             "give data.root=<that dataset's folder on this machine>"
         )
-    config.update(
-        TRAINING_ONLY,
-        metadata=hparams.get("metadata") if hparams.get("meta") else None,
-        use_metadata=bool(hparams.get("meta")),
-    )
+    config.update(TRAINING_ONLY)
+    if "class_names" in hparams:  # a classifier: the metadata encoding it learned (a segmenter takes none)
+        config.update(
+            metadata=hparams.get("metadata") if hparams.get("meta") else None, use_metadata=bool(hparams.get("meta"))
+        )
     if config.get("pipeline"):  # the derived images the model was trained on, e.g. crops; the report stays here
         config["pipeline"] = {**config["pipeline"], "report": None}
     return config
@@ -97,7 +97,7 @@ def datamodule_for(cfg: DictConfig, model, ckpt_path, split: str):
     datamodule = instantiate(data_config(cfg, hparams, ckpt_path), _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("test")
-    if list(datamodule.classes) != list(hparams["class_names"]):
+    if "class_names" in hparams and list(datamodule.classes) != list(hparams["class_names"]):
         raise ConfigError(
             f"{ckpt_path} predicts {list(hparams['class_names'])} but the data has classes "
             f"{list(datamodule.classes)}: give data.classes / data.task as in training"

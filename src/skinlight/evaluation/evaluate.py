@@ -1,6 +1,7 @@
 """evaluate(cfg, out_dir): the function behind `python eval.py` (see conf/eval.yaml).
 
-One checkpoint or an ensemble (a k-fold sweep directory or a list of checkpoints) is evaluated on
+Segmentation checkpoints go to skinlight.evaluation.segmentation (its own table); for classification, one
+checkpoint or an ensemble (a k-fold sweep directory or a list of checkpoints) is evaluated on
 a split of `data`, optionally with test-time augmentation (conf/tta/: flips, d4, multicrop = ordered
 crops of the network input at several scales) and temperature scaling (calibrate=true: one T fitted on
 the val split's probabilities of the last row, skinlight.inference.calibration). The run directory gets
@@ -28,16 +29,20 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tabulate import tabulate
 
+from skinlight.checkpoints import read_checkpoint
 from skinlight.devices import device_of
 from skinlight.errors import ConfigError
 from skinlight.evaluation.data import datamodule_for
+from skinlight.evaluation.segmentation import evaluate_segmenters
 from skinlight.inference.calibration import apply_temperature, fit_temperature, nll
 from skinlight.inference.ensemble import combine, find_members, load_classifier
+from skinlight.inference.postprocess import PostProcess
 from skinlight.inference.submission import write_submission
 from skinlight.inference.tta import build_views, predict_probs
 from skinlight.metrics.bootstrap import Bootstrap, classification_intervals
 from skinlight.metrics.classification import TABLE_METRICS as TABLE_VII_METRICS
 from skinlight.metrics.classification import classification_metrics
+from skinlight.models.segmenter import Segmenter
 from skinlight.reports.classification import write_classification_outputs
 from skinlight.rundir import RunDir
 
@@ -105,10 +110,14 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}")
     if cfg.calibrate and cfg.split == "val":
         raise ConfigError("calibrate=true fits the temperature on the val images: evaluate split=test (or train)")
-    views = build_views(cfg.tta.views, cfg.tta.get("crops"))
-    bootstrap = Bootstrap.from_config(cfg.get("intervals"))
     ensemble = OmegaConf.to_container(cfg.ensemble) if OmegaConf.is_config(cfg.ensemble) else cfg.ensemble
     members = find_members(cfg.ckpt_path, ensemble, cfg.checkpoint)
+    if read_checkpoint(members[0][1])[0] == Segmenter.TASK:
+        return evaluate_segmenters(cfg, out_dir, members)
+    if PostProcess.from_config(cfg.get("postprocess")).active:
+        raise ConfigError(f"postprocess={cfg.postprocess.name} cleans masks: a classification checkpoint takes none")
+    views = build_views(cfg.tta.views, cfg.tta.get("crops"))
+    bootstrap = Bootstrap.from_config(cfg.get("intervals"))
     device = device_of(cfg.device)
     probs, rows, val_probs, val_rows = [], None, [], None
     for name, ckpt in members:

@@ -50,8 +50,12 @@ def find_members(ckpt_path: str | None, ensemble, checkpoint: str = "best") -> l
             raise DataError(f"ensemble={ensemble}: not a directory; give a multirun directory or [a.ckpt,b.ckpt]")
         return sweep_members(Path(ensemble), checkpoint)
     paths = [Path(p) for p in ([ckpt_path] if ckpt_path is not None else ensemble)]
-    # a run's checkpoints/best.ckpt is named after its run folder
-    return [(run.name if (run := run_of_checkpoint(p)) else p.stem, p) for p in paths]
+    # a run's checkpoints/best.ckpt is named after its run folder; two of one run after the run and the file
+    names = [run.name if (run := run_of_checkpoint(p)) else p.stem for p in paths]
+    names = [f"{n}/{p.stem}" if names.count(n) > 1 else n for n, p in zip(names, paths)]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"ensemble={[str(p) for p in paths]} names a checkpoint twice: give each member once")
+    return list(zip(names, paths))
 
 
 def combine(probs: Tensor, how: str = "mean") -> Tensor:

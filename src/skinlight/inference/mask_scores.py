@@ -3,8 +3,9 @@
 Each written <output>/<sub-folder>/<stem>_segmentation.png is compared with <truth>/<sub-folder>/<stem>_segmentation.png
 (the ISIC 2018 Task 1 naming: the same file name) by skinlight.metrics.segmentation, both binarised at > 128 as
 the official scorer does. Beside the output folder (the run directory by default) go scores.csv (one row per
-mask: its path under output and every score) and metrics.json (test/<score>: the means over the masks, the
-leaderboard's numbers; a training run's test metrics are at the model's input size).
+mask: its path under output and every score of skinlight.metrics.segmentation.MaskScores, the boundary distances
+hd95 and asd in pixels included) and metrics.json (test/<score>: the means over the masks, the leaderboard's
+numbers, and test/empty_truths, test/empty_predictions: how many masks are empty).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PIL import Image
 from skinlight.data.layouts.files import MASK_SUFFIX, show
 from skinlight.data.layouts.images import check_images
 from skinlight.errors import DataError
-from skinlight.metrics.segmentation import SegmentationScores
+from skinlight.metrics.segmentation import MaskScores
 from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def score_masks(written: list[Path], output: str | Path, truth: str | Path) -> d
     """Score the `written` masks (below `output`) against `truth`; write scores.csv and metrics.json beside
     `output`; return the metrics."""
     output, truth = Path(output), check_truth_folder(truth)
-    metric = SegmentationScores()
+    metric = MaskScores()
     for predicted, expected in zip(written, truth_files(written, output, truth)):
         pred, true = read_binary(predicted), read_binary(expected)
         if pred.shape != true.shape:
@@ -67,11 +68,11 @@ def score_masks(written: list[Path], output: str | Path, truth: str | Path) -> d
                 f"ground-truth mask {expected} is {true.shape[1]}x{true.shape[0]} but its image is "
                 f"{pred.shape[1]}x{pred.shape[0]}; a mask has its image's size"
             )
-        metric.update(torch.from_numpy(pred)[None, None].float(), torch.from_numpy(true)[None, None])
-    per_image = {k: v.double().numpy() for k, v in metric.per_image().items()}
+        metric.update(torch.from_numpy(pred), torch.from_numpy(true))
+    per_image = {k: v.numpy() for k, v in metric.per_image().items()}
     scores = pd.DataFrame({"mask": [p.relative_to(output).as_posix() for p in written], **per_image})
     scores.to_csv(output.parent / SCORES_CSV, index=False)
-    metrics = {f"test/{k}": float(v.mean()) for k, v in per_image.items()}
+    metrics = {f"test/{k}": float(v) for k, v in metric.compute().items()}
     RunDir(output.parent).write_metrics(metrics)
     log.info(
         "%d mask(s) scored against %s: thresholded Jaccard %.4f, Dice %.4f -> %s",

@@ -4,7 +4,11 @@ Hyper-parameters are plain dicts: `net` is the `_target_` config of the network 
 `skinlight.models.unet_elgohary.ElgoharyUNet`), built here, so checkpoints load with torch's
 weights_only=True. Networks return logits (B, 1, H, W). The input size, resize policy, normalisation
 and threshold are kept in the checkpoint, so that a checkpoint alone predicts masks
-(skinlight.inference.segment).
+(skinlight.inference.segment). With tune_threshold the threshold is the one of THRESHOLD_GRID that scores
+best on the validation split (thresholded Jaccard, then Dice) at each validation, logged as val/threshold and
+saved with that epoch's checkpoint. The test step scores each mask at its image's own size (the probabilities
+resized back before thresholding), through the `test_views` and `test_postprocess` that train.py sets from the
+tta and postprocess groups.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import difflib
 
 import segmentation_models_pytorch as smp
 import timm
+import torch
 from huggingface_hub import try_to_load_from_cache
 from hydra.utils import instantiate
 from torch import Tensor, nn
 
+from skinlight.data.layouts.images import read_mask
+from skinlight.data.transforms import restore_size
 from skinlight.errors import ConfigError
-from skinlight.metrics.segmentation import SegmentationScores
+from skinlight.metrics.segmentation import MaskScores, SegmentationScores
 from skinlight.models import backbones, efficientnet_lite
 from skinlight.models.module import LesionModule
 from skinlight.models.weights import IMAGENET_MEAN, IMAGENET_STD, ensure_hub_weights
@@ -90,6 +97,19 @@ def smp_network(
     return net
 
 
+THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05, 0.10, ..., 0.95
+TUNED_BY = ("thresholded_jaccard", "dice")  # the validation scores that choose the threshold, in order
+
+
+def view_probs(model: nn.Module, image: Tensor, views=None) -> Tensor:
+    """Lesion probabilities (B, 1, S, S) of `model`'s logits on images (B, 3, S, S): the mean over `views`
+    ({name: (view, inverse)}, skinlight.inference.tta.mask_views) of each view's sigmoid mapped back by its
+    inverse; the plain sigmoid without views."""
+    if not views:
+        return model(image).sigmoid()
+    return torch.stack([inverse(model(view(image)).sigmoid()) for view, inverse in views.values()]).mean(0)
+
+
 def normalization(net: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) for the network's input: timm's for a tu- encoder, ImageNet's otherwise."""
     encoder = net.get("encoder_name") or ""
@@ -115,6 +135,7 @@ class Segmenter(LesionModule):
         scheduler: dict | None = None,
         monitor: str = "val/dice",
         threshold: float = 0.5,
+        tune_threshold: bool = False,
         image_size: int = 256,
         resize: str = "squash",
         preprocess: list[dict] | None = None,
@@ -132,8 +153,11 @@ class Segmenter(LesionModule):
         if image_size % stride:
             raise ConfigError(f"data.image_size={image_size} must be a multiple of {stride} for this network")
         self.criterion = instantiate(loss)
-        self.val_scores = SegmentationScores(threshold)
-        self.test_scores = SegmentationScores(threshold)
+        self.thresholds = THRESHOLD_GRID if tune_threshold else (threshold,)
+        self.val_scores = nn.ModuleList(SegmentationScores(t) for t in self.thresholds)
+        self.test_scores = MaskScores()
+        self.test_views = None  # {name: (view, inverse)} of the test step's TTA; None: the plain prediction
+        self.test_postprocess = None  # boolean (H, W) mask -> mask (skinlight.inference.postprocess), or None
         self.test_outputs: dict = {}
 
     @staticmethod
@@ -163,25 +187,46 @@ class Segmenter(LesionModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         probs, loss = self._step(batch)
         self.log_loss("val", loss, len(batch["image"]))
-        self.val_scores.update(probs, batch["mask"])
+        for scores in self.val_scores:
+            scores.update(probs, batch["mask"])
 
     def on_validation_epoch_end(self) -> None:
-        values = {f"val/{k}": v for k, v in self.val_scores.compute().items()}
+        """Log the validation scores at the threshold (with tune_threshold: the best of the grid, kept)."""
+        results = [scores.compute() for scores in self.val_scores]
+        best = max(range(len(results)), key=lambda i: tuple(float(results[i][k]) for k in TUNED_BY))
+        if self.hparams.tune_threshold:
+            self.hparams.threshold = self.thresholds[best]
+            self.log("val/threshold", float(self.thresholds[best]))
+        values = {f"val/{k}": v for k, v in results[best].items()}
         self.log("val/dice", values.pop("val/dice"), prog_bar=True)
         self.log_dict(values)
-        self.val_scores.reset()
+        for scores in self.val_scores:
+            scores.reset()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Testing a checkpoint uses the threshold saved with it (tuned at its epoch)."""
+        super().on_load_checkpoint(checkpoint)
+        self.hparams.threshold = checkpoint.get("hyper_parameters", {}).get("threshold", self.hparams.threshold)
 
     def on_test_epoch_start(self) -> None:
         self.test_outputs = {"image_id": []}
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        probs, loss = self._step(batch)
-        self.log_loss("test", loss, len(batch["image"]))
-        self.test_scores.update(probs, batch["mask"])
+        """Score each image's mask at its own size: the (TTA) probabilities resized back, thresholded,
+        post-processed, against the mask file."""
+        logits = self(batch["image"])
+        self.log_loss("test", self.criterion(logits, batch["mask"]), len(batch["image"]))
+        probs = view_probs(self, batch["image"], self.test_views) if self.test_views else logits.sigmoid()
+        for prob, mask_path in zip(probs, batch["mask_path"]):
+            truth = read_mask(mask_path) > 0
+            full = restore_size(prob.float(), truth.shape, truth.shape, self.hparams.image_size, self.hparams.resize)
+            pred = (full[0] >= self.hparams.threshold).cpu().numpy()
+            pred = self.test_postprocess(pred) if self.test_postprocess else pred
+            self.test_scores.update(torch.from_numpy(pred), torch.from_numpy(truth))
         self.test_outputs["image_id"] += list(batch["image_id"])
 
     def on_test_epoch_end(self) -> None:
-        """Log the mean scores; keep this process's per-image scores for the report."""
+        """Log the mean scores and the numbers of empty masks; keep this process's per-image scores for the report."""
         self.test_outputs.update({k: v.cpu().numpy() for k, v in self.test_scores.per_image().items()})
-        self.log_dict({f"test/{k}": v for k, v in self.test_scores.compute().items()})
+        self.log_dict({f"test/{k}": v.float() for k, v in self.test_scores.compute().items()})
         self.test_scores.reset()

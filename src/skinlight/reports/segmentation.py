@@ -1,10 +1,11 @@
 """The report/ folder of a segmentation run: per-image scores and overlays of the best and worst cases.
 
 per_image.csv             image_id, lesion_id and its scores (dice, iou, thresholded_jaccard, pixel_acc,
-                          precision, recall, specificity, miou_with_background), computed at
-                          data.image_size as in metrics.json
+                          precision, recall, specificity, miou_with_background, hd95, asd in pixels, and the
+                          empty_truth / empty_prediction flags), at the image's own size as in metrics.json
 best_<k>_<image_id>.png   the image with its true lesion border (green) and the predicted one
-worst_<k>_<image_id>.png  (red), ranked by dice; the prediction is redrawn at the image's size
+worst_<k>_<image_id>.png  (red), ranked by dice; the prediction (the test step's TTA and post-processing) is
+                          redrawn at the image's size
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from skinlight.data.layouts.images import (
     read_mask,  # noqa: E402
 )
 from skinlight.inference.segment import predict_masks  # noqa: E402
-from skinlight.metrics.segmentation import SCORES  # noqa: E402
+from skinlight.metrics.segmentation import MaskScores  # noqa: E402
 
 OVERLAY_SIZE = 512  # images are drawn at least this small side (JPEGs decoded at a reduced scale)
 
@@ -67,7 +68,8 @@ def write_segmentation_report(out_dir: Path, model, test_table: pd.DataFrame, ca
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs, files = model.test_outputs, test_table.set_index("image_id")
     lesions = files.loc[outputs["image_id"], "lesion_id"].to_numpy()
-    scores = pd.DataFrame({"image_id": outputs["image_id"], "lesion_id": lesions, **{k: outputs[k] for k in SCORES}})
+    columns = {k: outputs[k] for k in MaskScores.COLUMNS}
+    scores = pd.DataFrame({"image_id": outputs["image_id"], "lesion_id": lesions, **columns})
     scores.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6f")
     ranked = scores.sort_values("dice", kind="stable")
     worst, best = ranked.head(cases), ranked.tail(cases).iloc[::-1]
@@ -77,7 +79,7 @@ def write_segmentation_report(out_dir: Path, model, test_table: pd.DataFrame, ca
             truth = cv2.resize(
                 read_mask(files.at[row.image_id, "mask_path"]), image.shape[1::-1], interpolation=cv2.INTER_NEAREST
             )
-            prediction = predict_masks(model, [image])[0]
-            title = f"{row.image_id}: dice {row.dice:.3f}, IoU {row.iou:.3f} (at {model.hparams.image_size} px)"
+            prediction = predict_masks(model, [image], views=model.test_views, postprocess=model.test_postprocess)[0]
+            title = f"{row.image_id}: dice {row.dice:.3f}, IoU {row.iou:.3f}, HD95 {row.hd95:.1f} px"
             plot_overlay(image, truth, prediction, title, out_dir / f"{name}_{k}_{row.image_id}.png")
     return scores
