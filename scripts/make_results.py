@@ -55,7 +55,9 @@ SECTIONS = {
         "below 0.65) averaged per test image. seg_ham: the classification split (lesion-grouped), 128 px, one "
         "epoch over 150 batches of 16 (2,400 of the 6,413 training images: a full epoch is an hour on this CPU), "
         "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
-        "epochs; five test images make these rows noisy.",
+        "epochs; five test images make these rows noisy. These runs predate commit 1ec3474 and were scored at the "
+        "model's input size; from 1ec3474 on the test step scores every mask at its image's own size (with HD95 "
+        "and ASD), the ISIC way.",
         2,
     ),
     "crop_": (
@@ -99,7 +101,7 @@ SECTIONS = {
         "experiment=skinlight_cpu turns on an option whose difference exceeds one standard error and leaves the "
         "others off (its yaml names the row behind each value). Three epochs favour what speeds up early training "
         "and penalise regularisers that pay off late (augmentation policies, label smoothing, Mixup/CutMix, drop "
-        "path): the recipe section checks the strongest of those at the full schedule.",
+        "path); README.md (skinlight_cpu) says how Mixup/CutMix fared at the full schedule.",
         7,
     ),
     "recipe_": (
