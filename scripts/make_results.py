@@ -110,8 +110,10 @@ SECTIONS = {
         "experiment=skinlight_cpu (conf/experiment/skinlight_cpu.yaml: the options the ablations below chose, on the "
         "full schedule) on the first table's lesion-grouped test split. recipe_<recipe>_sN is seed N "
         "(`seed=N`; data.split_seed stays 42); recipe_<recipe>_foldK a member trained on fold K's train split "
-        "(`data.num_folds=5 data.fold=K`); recipe_<recipe>_5fold_<tta> is eval.py on the five members (ensemble + "
-        "TTA); recipe_<recipe>_<option>_s0 is seed 0 with one option the ablations' short budget could not judge, "
+        "(`data.num_folds=5 data.fold=K`), recipe_<recipe>_foldK_<tta> that member evaluated with TTA as it finished "
+        "(its checkpoint does not outlive the machine), recipe_<recipe>_5fold the ensemble of the five members' "
+        "recorded test predictions and recipe_<recipe>_5fold_<tta> that of their TTA predictions (eval.py "
+        "ensemble=[.../predictions.csv,...]); recipe_<recipe>_<option>_s0 is seed 0 with one option the ablations' short budget could not judge, "
         "at the full schedule (the recipe keeps the better on validation). A row marked resumed was cut short (the "
         "working session ended) and continued from its last.ckpt with ckpt_path=last (its resumed.txt); its wall "
         "time sums the parts.",

@@ -149,6 +149,46 @@ def test_eval_calibrate_adds_the_last_row_temperature_scaled_with_t_fitted_on_va
     assert torch.allclose(scaled, apply_temperature(probs, temperature), atol=1e-5)
 
 
+def test_ensemble_of_recorded_predictions_equals_the_checkpoint_ensemble(trained, synthetic_root, tmp_path):
+    """Members evaluated one by one with TTA (their checkpoints then gone) ensemble as the checkpoints do."""
+    ckpts = [trained / "checkpoints" / f"{name}.ckpt" for name in ("best", "last")]
+    members = [
+        _eval(tmp_path / name, synthetic_root, f"ckpt_path={ckpt}", "tta=flips")[0]
+        for name, ckpt in zip(("a", "b"), ckpts)
+    ]
+    direct, metrics = _eval(tmp_path / "direct", synthetic_root, f"ensemble=[{ckpts[0]},{ckpts[1]}]", "tta=flips")
+    files = [tmp_path / name / "predictions.csv" for name in ("a", "b")]
+    table, recorded = _eval(tmp_path / "recorded", synthetic_root, f"ensemble=[{files[0]},{files[1]}]")
+    assert table.model.tolist() == ["a", "b", "ensemble"]
+    for row, member in zip(table.iloc[:2, 1:].to_numpy(), members):  # each member's own row "+ TTA (flips)"
+        assert row == pytest.approx(member.iloc[-1, 1:].to_numpy(float), abs=1e-5, nan_ok=True)
+    for key in ("test/balanced_acc", "test/acc", "test/auroc_macro", "test/balanced_acc_ci_low", "test/ece"):
+        assert recorded[key] == pytest.approx(metrics[key], abs=1e-5)  # the row "ensemble + TTA (flips)"
+    probs, labels = _probs(tmp_path / "recorded" / "predictions.csv")
+    direct_probs, direct_labels = _probs(tmp_path / "direct" / "predictions.csv")
+    assert torch.allclose(probs, direct_probs, atol=1e-6) and torch.equal(labels, direct_labels)
+    assert (tmp_path / "recorded" / "isic2018_task3_submission.csv").is_file()
+
+
+def test_recorded_members_that_do_not_match_are_refused(trained, synthetic_root, tmp_path):
+    ckpt = trained / "checkpoints" / "best.ckpt"
+    _eval(tmp_path / "val", synthetic_root, f"ckpt_path={ckpt}", "split=val")
+    test, val = trained / "predictions.csv", tmp_path / "val" / "predictions.csv"
+    with pytest.raises(DataError, match="were not tested on the same images"):
+        _eval(tmp_path / "e", synthetic_root, f"ensemble=[{test},{val}]")
+    with pytest.raises(ConfigError, match="mixes predictions.csv files and checkpoints"):
+        _eval(tmp_path / "e", synthetic_root, f"ensemble=[{test},{ckpt}]")
+    with pytest.raises(ConfigError, match="combines probabilities already recorded: tta= and calibrate=true"):
+        _eval(tmp_path / "e", synthetic_root, f"ensemble=[{test},{val}]", "tta=flips")
+    relabelled = pd.read_csv(test).assign(label="melanoma")
+    relabelled.to_csv(tmp_path / "relabelled.csv", index=False)
+    with pytest.raises(DataError, match=r"relabelled.csv: label 'melanoma' is not one of its class columns"):
+        _eval(tmp_path / "e", synthetic_root, f"ensemble=[{test},{tmp_path / 'relabelled.csv'}]")
+    pd.read_csv(test).drop(columns="lesion_id").to_csv(tmp_path / "bare.csv", index=False)
+    with pytest.raises(DataError, match=r"bare.csv: missing column\(s\) lesion_id"):
+        _eval(tmp_path / "e", synthetic_root, f"ensemble=[{test},{tmp_path / 'bare.csv'}]")
+
+
 def segmentation_checkpoint(path: Path) -> Path:
     """A file with a Segmenter checkpoint's record and hyper-parameters (no weights)."""
     torch.save(

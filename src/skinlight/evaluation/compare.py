@@ -40,26 +40,36 @@ def read_run(path: str | Path) -> TestedRun:
     """The per-image test outputs of a run or eval folder (predictions.csv or report/per_image.csv)."""
     run = RunDir(path)
     segmentation = run.report / "per_image.csv"
-    source = run.predictions if run.predictions.is_file() else segmentation
-    if not run.path.is_dir() or not source.is_file():
+    if run.path.is_dir() and run.predictions.is_file():
+        return read_predictions(run.predictions)
+    if not run.path.is_dir() or not segmentation.is_file():
         raise DataError(
             f"{path}: neither {run.predictions.name} (a classifier's) nor report/per_image.csv (a segmenter's): "
             "give a run directory of train.py or an eval.py folder"
         )
-    table = read_csv_table(source, "per-image table", required=("image_id", "lesion_id"), id_columns=("image_id",))
-    if source == segmentation:
-        missing = [s for s in SEGMENTATION_HEADLINE if s not in table]
-        if missing:
-            raise DataError(f"{source}: no {', '.join(missing)} column(s)")
-        table[list(SEGMENTATION_HEADLINE)] = numeric(table, list(SEGMENTATION_HEADLINE), source)
-        return TestedRun(run.path, source, table.set_index("image_id"), "segmentation", [])
-    fixed = {"image_id", "lesion_id", "path", "label", "prediction"}
-    classes = [c for c in table.columns if c not in fixed]
-    for column in ("label", *classes):
-        if column not in table:
-            raise DataError(f"{source}: no {column} column")
+    table = read_csv_table(
+        segmentation, "per-image table", required=("image_id", "lesion_id"), id_columns=("image_id",)
+    )
+    missing = [s for s in SEGMENTATION_HEADLINE if s not in table]
+    if missing:
+        raise DataError(f"{segmentation}: no {', '.join(missing)} column(s)")
+    table[list(SEGMENTATION_HEADLINE)] = numeric(table, list(SEGMENTATION_HEADLINE), segmentation)
+    return TestedRun(run.path, segmentation, table.set_index("image_id"), "segmentation", [])
+
+
+def read_predictions(source: Path) -> TestedRun:
+    """A classifier's predictions.csv (image_id, lesion_id, label, one probability per class; path and prediction
+    are optional), its run being the folder it lies in."""
+    required = ("image_id", "lesion_id", "label")
+    table = read_csv_table(source, "predictions table", required=required, id_columns=("image_id",))
+    classes = [c for c in table.columns if c not in {*required, "path", "prediction"}]
+    if not classes:
+        raise DataError(f"{source}: no class probability columns (one per class, named by it)")
     table[classes] = numeric(table, classes, source)
-    return TestedRun(run.path, source, table.set_index("image_id"), "classification", classes)
+    unknown = sorted(set(table.label) - set(classes))
+    if unknown:
+        raise DataError(f"{source}: label {unknown[0]!r} is not one of its class columns {classes}")
+    return TestedRun(source.parent, source, table.set_index("image_id"), "classification", classes)
 
 
 def numeric(table: pd.DataFrame, columns, source: Path) -> pd.DataFrame:
@@ -99,9 +109,7 @@ def samples(run: TestedRun, ids: pd.Index, weights: np.ndarray) -> dict[str, np.
     rows = run.table.loc[ids]
     if run.task == "segmentation":
         return mean_samples(weights, {k: rows[k].to_numpy(float) for k in SEGMENTATION_HEADLINE})
-    labels = rows["label"].map({c: i for i, c in enumerate(run.classes)})
-    if labels.isna().any():
-        raise DataError(f"{run.source}: label {rows['label'][labels.isna()].iloc[0]!r} is not one of {run.classes}")
+    labels = rows["label"].map({c: i for i, c in enumerate(run.classes)})  # read_predictions checked them
     return classification_samples(weights, rows[run.classes].to_numpy(float), labels.to_numpy(int), run.classes)
 
 

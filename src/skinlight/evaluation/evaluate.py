@@ -4,7 +4,9 @@ Segmentation checkpoints go to skinlight.evaluation.segmentation (its own table)
 checkpoint or an ensemble (a k-fold sweep directory or a list of checkpoints) is evaluated on
 a split of `data`, optionally with test-time augmentation (conf/tta/: flips, d4, multicrop = ordered
 crops of the network input at several scales) and temperature scaling (calibrate=true: one T fitted on
-the val split's probabilities of the last row, skinlight.inference.calibration). The run directory gets
+the val split's probabilities of the last row, skinlight.inference.calibration). An ensemble may also be a
+list of runs' predictions.csv files (skinlight.evaluation.recorded: models whose checkpoints are gone; no TTA
+or calibration then, and no subgroups: the files hold no metadata). The run directory gets
   metrics.json      the last row of the table (the ensemble + TTA when there is one), <split>/<metric>,
                     with lesion-bootstrap intervals of the headline metrics (<metric>_ci_low/_ci_high, see
                     skinlight.metrics.bootstrap); with calibrate=true also <split>/temperature and
@@ -33,6 +35,7 @@ from skinlight.checkpoints import read_checkpoint
 from skinlight.devices import device_of
 from skinlight.errors import ConfigError
 from skinlight.evaluation.data import datamodule_for
+from skinlight.evaluation.recorded import is_recorded, recorded_probs
 from skinlight.evaluation.segmentation import evaluate_segmenters
 from skinlight.inference.calibration import apply_temperature, fit_temperature, nll
 from skinlight.inference.ensemble import combine, find_members, load_classifier
@@ -103,21 +106,10 @@ def add_temperature_row(results: dict[str, torch.Tensor], val_probs: torch.Tenso
     return temperature
 
 
-def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
-    """Evaluate the checkpoint(s) of `cfg` on `cfg.split`; write the run directory; return the table."""
-    out_dir = Path(out_dir)
-    if cfg.split not in SPLITS:
-        raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}")
-    if cfg.calibrate and cfg.split == "val":
-        raise ConfigError("calibrate=true fits the temperature on the val images: evaluate split=test (or train)")
-    ensemble = OmegaConf.to_container(cfg.ensemble) if OmegaConf.is_config(cfg.ensemble) else cfg.ensemble
-    members = find_members(cfg.ckpt_path, ensemble, cfg.checkpoint)
-    if read_checkpoint(members[0][1])[0] == Segmenter.TASK:
-        return evaluate_segmenters(cfg, out_dir, members)
-    if PostProcess.from_config(cfg.get("postprocess")).active:
-        raise ConfigError(f"postprocess={cfg.postprocess.name} cleans masks: a classification checkpoint takes none")
+def predict_members(cfg: DictConfig, members: list[tuple[str, Path]]):
+    """(members, views, N, C) probabilities of checkpoints on `cfg.split`, their rows, labels and classes, and
+    with calibrate=true the same of the val split (else None, None)."""
     views = build_views(cfg.tta.views, cfg.tta.get("crops"))
-    bootstrap = Bootstrap.from_config(cfg.get("intervals"))
     device = device_of(cfg.device)
     probs, rows, val_probs, val_rows = [], None, [], None
     for name, ckpt in members:
@@ -136,14 +128,46 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         if cfg.calibrate:  # the same views of the val images
             val_probs.append(predict_probs(model, datamodule.split_dataloader("val"), views, description=f"{name} val"))
         log.info("%s: %s", name, ckpt)
-    probs = torch.stack(probs)  # (members, views, N, C)
     labels = torch.tensor(rows.label.to_numpy())
-    classes, prefix = list(datamodule.classes), f"{cfg.split}/"
+    val = (torch.stack(val_probs), torch.tensor(val_rows.label.to_numpy())) if cfg.calibrate else (None, None)
+    return torch.stack(probs), rows, labels, list(datamodule.classes), *val
+
+
+def recorded_members(cfg: DictConfig, members: list[tuple[str, Path]]):
+    """predict_members' outputs for prediction files (skinlight.evaluation.recorded): they hold their own views."""
+    if cfg.tta.name != "none" or cfg.calibrate:
+        raise ConfigError(
+            "ensemble=[...predictions.csv] combines probabilities already recorded: tta= and calibrate=true act on "
+            "checkpoints (evaluate each with eval.py ckpt_path=... tta=... and ensemble their predictions.csv)"
+        )
+    return *recorded_probs(members), None, None
+
+
+def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
+    """Evaluate the checkpoint(s) or prediction files of `cfg` on `cfg.split`; write the run directory; return
+    the table."""
+    out_dir = Path(out_dir)
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}")
+    if cfg.calibrate and cfg.split == "val":
+        raise ConfigError("calibrate=true fits the temperature on the val images: evaluate split=test (or train)")
+    ensemble = OmegaConf.to_container(cfg.ensemble) if OmegaConf.is_config(cfg.ensemble) else cfg.ensemble
+    members = find_members(cfg.ckpt_path, ensemble, cfg.checkpoint)
+    recorded = is_recorded(members)
+    if not recorded and read_checkpoint(members[0][1])[0] == Segmenter.TASK:
+        return evaluate_segmenters(cfg, out_dir, members)
+    if PostProcess.from_config(cfg.get("postprocess")).active:
+        raise ConfigError(f"postprocess={cfg.postprocess.name} cleans masks: a classification checkpoint takes none")
+    bootstrap = Bootstrap.from_config(cfg.get("intervals"))
+    probs, rows, labels, classes, val_probs, val_labels = (recorded_members if recorded else predict_members)(
+        cfg, members
+    )
+    prefix = f"{cfg.split}/"
     names = [name for name, _ in members]
     results = table_rows(probs, names, cfg.tta.name, cfg.combine)
     if cfg.calibrate:  # fitted on the val probabilities of the last row (members, views, combination alike)
-        val_final = list(table_rows(torch.stack(val_probs), names, cfg.tta.name, cfg.combine).values())[-1]
-        temperature = add_temperature_row(results, val_final, torch.tensor(val_rows.label.to_numpy()))
+        val_final = list(table_rows(val_probs, names, cfg.tta.name, cfg.combine).values())[-1]
+        temperature = add_temperature_row(results, val_final, val_labels)
     metrics = {name: compute_metrics(p, labels, classes, prefix) for name, p in results.items()}
     if cfg.calibrate:
         uncalibrated, calibrated = list(results)[-2:]

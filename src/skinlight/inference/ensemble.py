@@ -41,8 +41,16 @@ def sweep_members(sweep_dir: Path, checkpoint: str = "best") -> list[tuple[str, 
     return members
 
 
+def member_name(path: Path) -> str:
+    """A member's name: its run folder's for a run's checkpoints/<name>.ckpt or predictions.csv, else the file's."""
+    if run := run_of_checkpoint(path):
+        return run.name
+    return path.parent.name if path.suffix == ".csv" else path.stem
+
+
 def find_members(ckpt_path: str | None, ensemble, checkpoint: str = "best") -> list[tuple[str, Path]]:
-    """The checkpoints to evaluate: `ckpt_path` (one), or `ensemble` (a sweep directory or a list of files)."""
+    """The members to evaluate: `ckpt_path` (one), or `ensemble` (a sweep directory or a list of checkpoints or of
+    runs' predictions.csv files, skinlight.evaluation.recorded)."""
     if (ckpt_path is None) == (ensemble is None):
         raise ConfigError("give exactly one of ckpt_path=<checkpoint> or ensemble=<sweep dir or [ckpt,...]>")
     if isinstance(ensemble, str):
@@ -50,8 +58,8 @@ def find_members(ckpt_path: str | None, ensemble, checkpoint: str = "best") -> l
             raise DataError(f"ensemble={ensemble}: not a directory; give a multirun directory or [a.ckpt,b.ckpt]")
         return sweep_members(Path(ensemble), checkpoint)
     paths = [Path(p) for p in ([ckpt_path] if ckpt_path is not None else ensemble)]
-    # a run's checkpoints/best.ckpt is named after its run folder; two of one run after the run and the file
-    names = [run.name if (run := run_of_checkpoint(p)) else p.stem for p in paths]
+    # two members of one run are named after the run and the file
+    names = [member_name(p) for p in paths]
     names = [f"{n}/{p.stem}" if names.count(n) > 1 else n for n, p in zip(names, paths)]
     if len(set(names)) < len(names):
         raise ConfigError(f"ensemble={[str(p) for p in paths]} names a checkpoint twice: give each member once")
