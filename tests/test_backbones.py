@@ -60,7 +60,7 @@ def test_hub_unreachable_stops_with_one_line(monkeypatch):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    with pytest.raises(ConfigError, match="need huggingface.co, which cannot be reached .*backbone.pretrained=false"):
+    with pytest.raises(ConfigError, match="not cached and huggingface.co cannot be reached .*pretrained=false"):
         create_backbone("resnet50", pretrained=True)
 
 

@@ -21,14 +21,16 @@ from sklearn.metrics import roc_curve
 from skinlight.errors import CheckpointError, ConfigError, DataError
 from skinlight.evaluation import compare, summary
 from skinlight.evaluation.evaluate import TABLE_METRICS, compute_metrics, evaluate
-from skinlight.evaluation.export import export
+from skinlight.evaluation.export import export, export_hf
 from skinlight.evaluation.export import main as export_main
 from skinlight.inference.calibration import apply_temperature, fit_temperature
 from skinlight.inference.classify import predict
-from skinlight.inference.ensemble import combine
+from skinlight.inference.ensemble import combine, load_classifier
 from skinlight.inference.tta import VIEWS, check_views
 from skinlight.metrics.bootstrap import Bootstrap
 from skinlight.metrics.classification import classification_metrics
+from skinlight.models.classifier import Classifier
+from skinlight.models.segmenter import Segmenter
 from skinlight.reports.calibration import plot_reliability
 from skinlight.train import run
 
@@ -338,6 +340,45 @@ def test_export_onnx_and_torchscript_match_pytorch(trained, tmp_path):
     assert (tmp_path / "model.onnx").stat().st_size > 0 and (tmp_path / "model.ts").is_file()
     parity = json.loads((tmp_path / "parity.json").read_text())
     assert parity["image_size"] == 32 and parity["max_abs_diff"] == diffs
+
+
+def test_export_hf_folder_loads_back_identically_with_its_model_card(trained, tmp_path, capsys, monkeypatch):
+    best = trained / "checkpoints" / "best.ckpt"
+    out = tmp_path / "hf"
+    export_main([str(best), "--format", "hf", "--out", str(out)])
+    assert re.search(r"hf: .*hf loads back with probabilities \S+ \(< 1e-06\) away", capsys.readouterr().out)
+    assert {"model.safetensors", "config.json", "README.md"} <= {p.name for p in out.iterdir()}
+    original, loaded = load_classifier(best), Classifier.from_pretrained(out)
+    images = torch.rand(5, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (loaded(images).softmax(1) - original(images).softmax(1)).abs().max() < 1e-6
+    config = json.loads((out / "config.json").read_text())
+    assert config["skinlight"]["task"] == "classification" and config["class_names"] == original.hparams.class_names
+    card = (out / "README.md").read_text()
+    metrics = json.loads((trained / "metrics.json").read_text())
+    row = "| balanced_acc | {:.3f} | [{:.3f}, {:.3f}] |".format(
+        *(metrics[f"test/balanced_acc{end}"] for end in ("", "_ci_low", "_ci_high"))
+    )
+    assert row in card and "not a medical device" in card and "library_name: skinlight" in card
+    subgroups = pd.read_csv(trained / "report" / "subgroups.csv")
+    female = subgroups[(subgroups.attribute == "sex") & (subgroups.value == "female")].iloc[0]
+    assert f"| sex: female | {female.images} | {female.lesions} | {female.balanced_acc:.3f} [" in card
+    assert "started from random initialisation (trained from scratch)" in card  # backbone=timm_test, not pretrained
+    with pytest.raises(CheckpointError, match="holds a classification model; Segmenter.from_pretrained takes"):
+        Segmenter.from_pretrained(out)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    message = user_error(capsys, export_main, [str(best), "--format", "hf", "--out", str(out), "--push-to-hub", "a/b"])
+    assert message == f"error: --push-to-hub a/b: HF_HUB_OFFLINE=1; {out} is written, push it later"
+
+
+def test_export_hf_of_a_metadata_model_checks_it_with_metadata(synthetic_root, tmp_path):
+    run_dir = tmp_path / "meta"
+    run(_compose("train", [*FAST, "trainer.max_epochs=1", "meta=gessert"], run_dir, synthetic_root), run_dir)
+    diff = export_hf(run_dir / "checkpoints" / "best.ckpt", tmp_path / "hf")
+    loaded = Classifier.from_pretrained(tmp_path / "hf")
+    assert diff < 1e-6 and loaded.fusion is not None
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert "| patient metadata | gessert (" in card and "- Gessert et al. 2020" in card
 
 
 def test_export_refuses_a_segmentation_checkpoint(tmp_path, capsys):
