@@ -371,7 +371,7 @@ def test_export_hf_folder_loads_back_identically_with_its_model_card(trained, tm
     assert message == f"error: --push-to-hub a/b: HF_HUB_OFFLINE=1; {out} is written, push it later"
 
 
-def test_export_hf_of_a_metadata_model_checks_it_with_metadata(synthetic_root, tmp_path):
+def test_export_of_a_metadata_model_checks_it_with_metadata(synthetic_root, tmp_path):
     run_dir = tmp_path / "meta"
     run(_compose("train", [*FAST, "trainer.max_epochs=1", "meta=gessert"], run_dir, synthetic_root), run_dir)
     diff = export_hf(run_dir / "checkpoints" / "best.ckpt", tmp_path / "hf")
@@ -379,13 +379,15 @@ def test_export_hf_of_a_metadata_model_checks_it_with_metadata(synthetic_root, t
     assert diff < 1e-6 and loaded.fusion is not None
     card = (tmp_path / "hf" / "README.md").read_text()
     assert "| patient metadata | gessert (" in card and "- Gessert et al. 2020" in card
+    diffs = export(run_dir / "checkpoints" / "best.ckpt", tmp_path / "onnx")  # two inputs: image and meta
+    parity = json.loads((tmp_path / "onnx" / "parity.json").read_text())
+    assert max(diffs.values()) < 1e-4 and parity["inputs"] == ["image", "meta"]
 
 
-def test_export_refuses_a_segmentation_checkpoint(tmp_path, capsys):
-    message = user_error(
-        capsys, export_main, [str(segmentation_checkpoint(tmp_path / "s.ckpt")), "--out", str(tmp_path)]
-    )
-    assert re.match("error: .*s.ckpt is a segmentation checkpoint", message)
+def test_export_hf_refuses_a_segmentation_checkpoint(tmp_path, capsys):
+    ckpt = segmentation_checkpoint(tmp_path / "s.ckpt")
+    message = user_error(capsys, export_main, [str(ckpt), "--format", "hf", "--out", str(tmp_path)])
+    assert re.match("error: .*s.ckpt is a segmentation checkpoint: --format hf takes a classifier", message)
 
 
 def test_reliability_ece_and_melanoma_operating_points_match_references(tmp_path):

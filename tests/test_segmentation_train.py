@@ -14,6 +14,7 @@ from PIL import Image
 from skinlight.checkpoints import load_checkpoint
 from skinlight.data.layouts.images import load_rgb, read_mask
 from skinlight.errors import ConfigError
+from skinlight.evaluation.export import export
 from skinlight.inference.postprocess import PostProcess
 from skinlight.inference.segment import predict_masks, run_prediction
 from skinlight.inference.tta import mask_views
@@ -53,6 +54,20 @@ def seg_cfg(compose_cfg, isic_root):
         return compose_cfg([*model, *FAST, *overrides], data_root or isic_root)
 
     return _make
+
+
+def test_segmenter_exports_to_onnx_and_a_model_folder(seg_cfg, tmp_path):
+    cfg = seg_cfg("trainer.max_epochs=1")
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    run(cfg, run_dir)
+    diffs = export(run_dir / "checkpoints" / "best.ckpt", tmp_path / "onnx")
+    parity = json.loads((tmp_path / "onnx" / "parity.json").read_text())
+    assert max(diffs.values()) < 1e-4 and parity["output"] == "mask_probabilities" and parity["inputs"] == ["image"]
+    model = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    model.save_pretrained(tmp_path / "hf")
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert (Segmenter.from_pretrained(tmp_path / "hf")(images) - model(images)).abs().max() < 1e-6
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@
     skinlight-export <checkpoint> --format hf [--out DIR] [--push-to-hub USER/REPO]
 
 --format onnx (the default) writes DIR/model.onnx (run with onnxruntime) and DIR/model.ts (torch.jit), both
-mapping an RGB image batch (B, 3, N, N) in [0, 1] (N: the checkpoint's input size; the model normalises) to
-class probabilities (B, C), and checks each against the PyTorch model on a batch: the max abs difference of
-probabilities must be below --atol (1e-4).
+mapping an RGB image batch `image` (B, 3, N, N) in [0, 1] (N: the checkpoint's input size; the model
+normalises) to class probabilities `probabilities` (B, C); a classifier that fuses patient metadata takes a
+second input `meta` (B, F), the encoded metadata (skinlight.data.metadata.MetadataEncoder of its
+hyper-parameters); a segmenter gives lesion probabilities `mask_probabilities` (B, 1, N, N). Each is checked
+against the PyTorch model on a batch: the max abs difference of probabilities must be below --atol (1e-4).
 
 --format hf writes a Hugging Face model folder: model.safetensors, config.json (the checkpoint's record and
 hyper-parameters: everything to rebuild and preprocess) and README.md, the model card
@@ -25,10 +27,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from skinlight.errors import ConfigError, SkinlightError, exit_on_user_error
+from skinlight.checkpoints import load_checkpoint, read_checkpoint
+from skinlight.errors import SkinlightError, exit_on_user_error
 from skinlight.evaluation.model_card import model_card
 from skinlight.inference.ensemble import load_classifier
 from skinlight.models.classifier import Classifier
+from skinlight.models.module import LesionModule
+from skinlight.models.segmenter import Segmenter
 from skinlight.models.weights import hub_unreachable
 
 PARITY_BATCH = 4
@@ -37,86 +42,92 @@ HF_ATOL = 1e-6
 
 
 class Probabilities(nn.Module):
-    """An image-only classifier with a softmax: the deployed function, image batch -> probabilities."""
+    """The deployed function of an image-only classifier (softmax) or a segmenter (sigmoid): images ->
+    class probabilities (B, C) or lesion probabilities (B, 1, N, N)."""
 
-    def __init__(self, classifier: nn.Module):
+    def __init__(self, module: LesionModule):
         super().__init__()
-        self.classifier = classifier
+        self.module = module
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.classifier(image).softmax(1)
+        logits = self.module(image)
+        return logits.sigmoid() if self.module.TASK == Segmenter.TASK else logits.softmax(1)
+
+
+class MetaProbabilities(Probabilities):
+    """A classifier that fuses patient metadata: (images, encoded metadata vectors) -> class probabilities."""
+
+    def forward(self, image: Tensor, meta: Tensor) -> Tensor:
+        return self.module(image, meta).softmax(1)
 
 
 def export(
     ckpt_path: str | Path, out_dir: str | Path, image_size: int | None = None, atol: float = 1e-4
 ) -> dict[str, float]:
-    """Write model.onnx and model.ts into `out_dir`; return each format's max abs difference of probabilities."""
+    """Write model.onnx and model.ts of a classifier or segmenter checkpoint into `out_dir`; return each format's
+    max abs difference of probabilities from PyTorch's."""
     import onnxruntime
 
-    classifier = load_classifier(ckpt_path)
-    if classifier.fusion is not None:
-        raise ConfigError(
-            f"{ckpt_path} fuses patient metadata (meta={classifier.fusion.option}); export takes image-only models"
-        )
-    model = Probabilities(classifier).eval()
-    size = image_size or classifier.hparams.image_size
+    module = load_checkpoint(ckpt_path)
+    fuses = getattr(module, "fusion", None) is not None
+    model = (MetaProbabilities if fuses else Probabilities)(module).eval()
+    size = image_size or module.hparams.image_size
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    batch = torch.rand(PARITY_BATCH, 3, size, size, generator=torch.Generator().manual_seed(0))
+    inputs = parity_inputs(module, size)
+    names = ["image", "meta"][: len(inputs)]
+    output = "mask_probabilities" if module.TASK == Segmenter.TASK else "probabilities"
+    batch = torch.export.Dim("batch")
     with torch.no_grad():
-        expected = model(batch).numpy()
+        expected = model(*inputs).numpy()
         onnx_path, ts_path = out_dir / "model.onnx", out_dir / "model.ts"
         torch.onnx.export(
             model,
-            (batch,),
+            inputs,
             onnx_path,
-            input_names=["image"],
-            output_names=["probabilities"],
-            dynamic_shapes={"image": {0: torch.export.Dim("batch")}},
+            input_names=names,
+            output_names=[output],
+            dynamic_shapes={name: {0: batch} for name in names},
             dynamo=True,
             external_data=False,
         )
-        classifier._jit_is_scripting = True  # as LightningModule.to_torchscript: no Trainer lookups while tracing
+        module._jit_is_scripting = True  # as LightningModule.to_torchscript: no Trainer lookups while tracing
         try:
-            torch.jit.save(torch.jit.trace(model, batch), ts_path)
+            torch.jit.save(torch.jit.trace(model, inputs), ts_path)
         finally:
-            classifier._jit_is_scripting = False
+            module._jit_is_scripting = False
         session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         outputs = {
-            "onnx": session.run(None, {"image": batch.numpy()})[0],
-            "torchscript": torch.jit.load(ts_path)(batch).numpy(),
+            "onnx": session.run(None, {name: x.numpy() for name, x in zip(names, inputs)})[0],
+            "torchscript": torch.jit.load(ts_path)(*inputs).numpy(),
         }
     diffs = {name: float(np.abs(out - expected).max()) for name, out in outputs.items()}
-    (out_dir / "parity.json").write_text(
-        json.dumps(
-            {
-                "batch": PARITY_BATCH,
-                "image_size": size,
-                "class_names": list(classifier.hparams.class_names),
-                "max_abs_diff": diffs,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    classes = {"class_names": list(module.hparams.class_names)} if module.TASK == Classifier.TASK else {}
+    parity = {"batch": PARITY_BATCH, "image_size": size, "inputs": names, "output": output, **classes}
+    (out_dir / "parity.json").write_text(json.dumps({**parity, "max_abs_diff": diffs}, indent=2) + "\n")
     failed = {k: v for k, v in diffs.items() if not v < atol}
     if failed:
         raise SkinlightError(f"export parity failed: max abs difference of probabilities {failed} >= {atol}")
     return diffs
 
 
-def parity_inputs(classifier: Classifier, size: int) -> tuple[Tensor, ...]:
-    """A seeded batch of images in [0, 1] (and metadata vectors for a model that fuses them)."""
+def parity_inputs(module: LesionModule, size: int) -> tuple[Tensor, ...]:
+    """A seeded batch of images in [0, 1] (and metadata vectors for a classifier that fuses them)."""
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(PARITY_BATCH, 3, size, size, generator=generator)
-    if classifier.fusion is None:
+    if getattr(module, "fusion", None) is None:
         return (images,)
-    return images, torch.rand(PARITY_BATCH, classifier.hparams.metadata["dim"], generator=generator)
+    return images, torch.rand(PARITY_BATCH, module.hparams.metadata["dim"], generator=generator)
 
 
 def export_hf(ckpt_path: str | Path, out_dir: str | Path, push_to_hub: str | None = None) -> float:
     """Write the model folder into `out_dir`, load it back, check it; push it to `push_to_hub` (a repo id).
     Returns the max abs difference of probabilities between the checkpoint and the folder."""
+    if read_checkpoint(ckpt_path)[0] != Classifier.TASK:
+        raise SkinlightError(
+            f"{ckpt_path} is a segmentation checkpoint: --format hf takes a classifier (a segmenter "
+            "exports with --format onnx, or Segmenter.save_pretrained in Python)"
+        )
     classifier = load_classifier(ckpt_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +164,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="skinlight-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("ckpt_path", help="a classification checkpoint (.ckpt)")
+    parser.add_argument("ckpt_path", help="a checkpoint (.ckpt): classification, or segmentation for onnx")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (+ TorchScript) or hf (model folder)")
     parser.add_argument("--out", help="output folder (default: <checkpoint folder>/export, or export_hf for hf)")
     parser.add_argument("--image-size", type=int, help="onnx: input size (default: the checkpoint's)")
