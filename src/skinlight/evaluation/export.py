@@ -1,4 +1,5 @@
-"""Export a classification checkpoint for deployment or sharing, with a parity check.
+"""Export a checkpoint for deployment (ONNX, TorchScript: classifiers and segmenters) or sharing (a Hugging Face
+model folder: classifiers), with a parity check.
 
     skinlight-export <checkpoint> [--out DIR] [--image-size N]     (or python -m skinlight.evaluation.export)
     skinlight-export <checkpoint> --format hf [--out DIR] [--push-to-hub USER/REPO]
