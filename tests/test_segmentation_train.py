@@ -260,7 +260,8 @@ def test_test_step_scores_at_the_image_size_with_tta_postprocessing_and_the_tune
             expected[name].update(torch.from_numpy(mask), torch.from_numpy(truth))
     cleaned, plain = (expected[name].compute() for name in options)
     for key, value in cleaned.items():
-        assert metrics[f"test/{key}"] == pytest.approx(float(value), abs=1e-6), key
+        # the logged metrics are float32: at hd95 ~ 60 px one float32 step is ~4e-6
+        assert metrics[f"test/{key}"] == pytest.approx(float(value), rel=1e-6, abs=1e-6), key
     assert metrics["test/empty_predictions"] > plain["empty_predictions"]  # min_area removed whole masks
     per_image = pd.read_csv(run_dir / "report" / "per_image.csv")
     assert {"hd95", "asd", "empty_truth", "empty_prediction"} <= set(per_image.columns)
