@@ -451,6 +451,16 @@ def test_wandb_runs_of_a_sweep_share_the_sweep_directory_as_group(tmp_path):
     assert logger._wandb_init["group"] == str(tmp_path / "sweep")
 
 
+def test_mlflow_runs_of_a_sweep_are_tagged_with_the_sweep_directory(tmp_path):
+    from skinlight.loggers import mlflow_logger
+
+    _compose("train", ["hydra.mode=MULTIRUN", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    logger = mlflow_logger(tracking_uri=f"sqlite:///{tmp_path}/store/mlflow.db", experiment_name="skinlight")
+    assert logger.tags["group"] == str(tmp_path / "sweep")
+    assert logger.tags["run_dir"] == HydraConfig.get().runtime.output_dir
+    assert (tmp_path / "store").is_dir()  # sqlite makes the database file, skinlight its folder
+
+
 @pytest.mark.slow
 def test_three_fold_sweep_then_ensemble_with_tta_prints_table_vii(synthetic_root, tmp_path):
     """The acceptance path as a user types it: train.py -m over 3 folds, then eval.py on the sweep directory."""

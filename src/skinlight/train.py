@@ -2,8 +2,8 @@
 
 seed -> datamodule (one instantiate of cfg.data) -> model (one instantiate of cfg.model, plus what the
 data taught it) -> trainer (callbacks, loggers) -> fit -> test with the best checkpoint -> split.csv,
-metrics.json, report/ in the run directory -> the test metrics. The task is declared by the classes
-themselves (their TASK): the model's, the data's and the loss's must agree.
+metrics.json, report/ in the run directory, and the report to each tracker -> the test metrics. The task is
+declared by the classes themselves (their TASK): the model's, the data's and the loss's must agree.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from hydra.utils import get_class
+from hydra.utils import get_class, get_object
 from hydra.utils import instantiate as _hydra_instantiate
 from lightning.pytorch.accelerators import CUDAAccelerator
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
@@ -28,7 +28,7 @@ from skinlight.callbacks import ChannelsLast
 from skinlight.errors import ConfigError, SkinlightError
 from skinlight.inference.postprocess import PostProcess
 from skinlight.inference.tta import mask_views
-from skinlight.loggers import ResumableCSVLogger, finish_loggers
+from skinlight.loggers import ResumableCSVLogger, finish_loggers, publish_report
 from skinlight.metrics.bootstrap import Bootstrap, classification_intervals, segmentation_intervals
 from skinlight.reports.classification import write_classification_outputs
 from skinlight.reports.curves import plot_learning_curves
@@ -150,7 +150,8 @@ def build_trainer(cfg: DictConfig, ckpt_path: str | None = None) -> L.Trainer:
 
 
 def _is_resumable(logger_cfg) -> bool:
-    return issubclass(get_class(logger_cfg._target_), ResumableCSVLogger)
+    target = get_object(logger_cfg._target_)  # a class, or a function that builds one (skinlight.loggers.wandb_logger)
+    return isinstance(target, type) and issubclass(target, ResumableCSVLogger)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: RunDir) -> str | None:
@@ -275,16 +276,17 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
             metrics = trainer.test(
                 trained, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
             )[0]
+            metrics = {k: float(v) for k, v in sorted(metrics.items())}
+            if trainer.is_global_zero:
+                test_rows = tested_rows(task, model, datamodule.table)
+                metrics.update(test_intervals(task, model, test_rows, bootstrap))
+                run_dir.write_metrics(metrics)
+                write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)
+                plot_learning_curves(run_dir.logged_metrics, run_dir.report / "learning_curves.png")
+                publish_report(trainer.loggers, run_dir, trainer.global_step)
+                log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
         finally:
             finish_loggers(trainer.loggers)
-    metrics = {k: float(v) for k, v in sorted(metrics.items())}
-    if trainer.is_global_zero:
-        test_rows = tested_rows(task, model, datamodule.table)
-        metrics.update(test_intervals(task, model, test_rows, bootstrap))
-        run_dir.write_metrics(metrics)
-        write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)
-        plot_learning_curves(run_dir.logged_metrics, run_dir.report / "learning_curves.png")
-        log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
     if cfg.get("optimized_metric"):
         name = cfg.optimized_metric
         metrics[name] = sweep_value(name, metrics, fitted, trainer.checkpoint_callback)
