@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from skinlight.console import print_config_tree
 from skinlight.errors import SkinlightError, exit_on_user_error, user_message
 from skinlight.train import run
 
@@ -19,6 +20,8 @@ warnings.filterwarnings("ignore", message="'hydra/launcher/submitit_slurm' is va
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
+    if cfg.get("print_config"):
+        print_config_tree(cfg)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         try:
             metrics = run(cfg, hydra_cfg.runtime.output_dir)
