@@ -268,7 +268,7 @@ def ablation_lines(done: list[dict]) -> list[str]:
     )
     base = scores.get("baseline")
     lines = [
-        "| row | overrides | val bal. acc per seed | mean ± sd | vs baseline ± s.e. | wall (per job) |",
+        "| row | overrides | val bal. acc per seed (run folder) | mean ± sd | vs baseline ± s.e. | wall (per job) |",
         "|---|---|---|---|---|---|",
     ]
     base_overrides = set(rows["baseline"][0][0]["run"].read_overrides()) if "baseline" in rows else set()
@@ -277,9 +277,7 @@ def ablation_lines(done: list[dict]) -> list[str]:
         overrides = [
             f"{k}={v}" for k, v in jobs[0][0]["run"].read_overrides().items() if k != "seed" and k not in base_overrides
         ]  # in the command's order
-        per_seed = ", ".join(
-            f"s{run['run'].read_overrides().get('seed')} {fmt(score)}" for run, score in sorted(jobs, key=_seed)
-        )
+        per_seed = ", ".join(f"{run['folder']} {fmt(score)}" for run, score in sorted(jobs, key=_seed))
         spread = f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) >= 2 else "–"
         versus = "–"
         if base and row != "baseline" and values and pooled is not None:

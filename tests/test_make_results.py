@@ -266,9 +266,10 @@ def test_ablation_rows_are_chosen_on_validation_with_the_pooled_seed_noise(tmp_p
     text = make_results.build(runs)
 
     # every row's sd is 0.028 (two values 0.04 apart): pooled 0.028, s.e. of a 2-vs-2 difference 0.028
-    assert "| baseline | – | s0 0.500, s1 0.540 | 0.520 ± 0.028 | – | 10 min |" in text
-    assert "| ema | `callbacks=ema` | s0 0.620, s1 0.660 | 0.640 ± 0.028 | +0.120 ± 0.028 (beyond noise) |" in text
-    assert "| mixup | `mixup=mixup` | s0 0.550, s1 0.510 | 0.530 ± 0.028 | +0.010 ± 0.028 |" in text
+    assert "| baseline | – | abl_baseline_s0 0.500, abl_baseline_s1 0.540 | 0.520 ± 0.028 | – | 10 min |" in text
+    ema = "| ema | `callbacks=ema` | abl_ema_s0 0.620, abl_ema_s1 0.660 | 0.640 ± 0.028 |"
+    assert ema + " +0.120 ± 0.028 (beyond noise) |" in text
+    assert "| mixup | `mixup=mixup` | abl_mixup_s0 0.550, abl_mixup_s1 0.510 | 0.530 ± 0.028 | +0.010 ± 0.028 |" in text
     assert "pooled over the 3 repeated rows: 0.028" in text
     assert "test/balanced_acc" not in text.split("## Ablations")[1].split("##")[0]  # chosen on val, not test
 
