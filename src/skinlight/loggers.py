@@ -27,7 +27,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from PIL import Image
 
 from skinlight.errors import ConfigError
-from skinlight.metrics.bootstrap import INTERVAL_ENDS
+from skinlight.reports.html import metrics_table
 from skinlight.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -161,17 +161,6 @@ class RunReport:
             metrics=metrics,
             checkpoint=checkpoint if checkpoint.is_file() else None,
         )
-
-
-def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
-    """One row per metric of metrics.json: its value and, where the bootstrap gave one, its interval."""
-    low, high = INTERVAL_ENDS
-    rows = [
-        {"metric": key, "value": value, "ci_low": metrics.get(key + low), "ci_high": metrics.get(key + high)}
-        for key, value in metrics.items()
-        if not key.endswith(INTERVAL_ENDS) and key.rsplit("/", 1)[-1] not in ("ci_level", "ci_resamples", "ci_groups")
-    ]
-    return pd.DataFrame(rows, columns=["metric", "value", "ci_low", "ci_high"])
 
 
 def _checkpoint_record(path: Path) -> str:

@@ -32,6 +32,7 @@ from skinlight.loggers import ResumableCSVLogger, finish_loggers, publish_report
 from skinlight.metrics.bootstrap import Bootstrap, classification_intervals, segmentation_intervals
 from skinlight.reports.classification import write_classification_outputs
 from skinlight.reports.curves import plot_learning_curves
+from skinlight.reports.html import write_run_report
 from skinlight.reports.segmentation import write_segmentation_report
 from skinlight.rundir import RunDir, write_run_info
 
@@ -283,6 +284,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
                 run_dir.write_metrics(metrics)
                 write_report(task, run_dir, model, datamodule.classes, test_rows, metrics, bootstrap)
                 plot_learning_curves(run_dir.logged_metrics, run_dir.report / "learning_curves.png")
+                write_run_report(run_dir)
                 publish_report(trainer.loggers, run_dir, trainer.global_step)
                 log.info("%s -> %s", " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE[task]), run_dir.path)
         finally:

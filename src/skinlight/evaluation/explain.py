@@ -6,7 +6,7 @@ classes, most confident first), fewer of one kind when the split has too few. Ea
 Grad-CAM overlay (pytorch-grad-cam, `method`: any of its CAM classes) for the predicted class,
 computed on the feature map where the head reads the backbone, with truth, prediction and
 probability in its title (green: correct, red: wrong). A soft-attention head adds a second panel
-per image: the sum of its K attention maps. The run directory gets gradcam.png and cases.csv.
+per image: the sum of its K attention maps. The run directory gets gradcam.png, cases.csv and index.html.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from skinlight.evaluation.evaluate import SPLITS  # noqa: E402
 from skinlight.inference.ensemble import load_classifier  # noqa: E402
 from skinlight.inference.tta import predict_probs  # noqa: E402
 from skinlight.models.heads import SoftAttentionHead  # noqa: E402
+from skinlight.reports.html import run_command, write_page  # noqa: E402
+from skinlight.rundir import RunDir  # noqa: E402
 
 log = logging.getLogger(__name__)
 CAM_METHODS = sorted(
@@ -121,7 +123,8 @@ def plot_grid(
 
 
 def explain(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
-    """Write gradcam.png and cases.csv into `out_dir` for `cfg.n` images of `cfg.split`; return the cases."""
+    """Write gradcam.png, cases.csv and index.html (the two in one page) into `out_dir` for `cfg.n` images of
+    `cfg.split`; return the cases."""
     out_dir = Path(out_dir)
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}")
@@ -152,6 +155,7 @@ def explain(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_grid(shown, cams, attention, titles, table.correct.tolist(), out_dir / "gradcam.png", cfg.method)
     table.to_csv(out_dir / "cases.csv", index=False)
+    write_page(out_dir, f"Grad-CAM of {cfg.ckpt_path}", run_command(RunDir(out_dir), "explain.py"))
     print(
         f"{out_dir / 'gradcam.png'}: {int(table.correct.sum())} correct and {int((~table.correct).sum())} wrong "
         f"{cfg.split} images, {cfg.method}" + (" + soft-attention maps" if attention is not None else "")

@@ -8,6 +8,7 @@ papers' per-class tables. A metric with a lesion-bootstrap interval in metrics.j
 Jobs that differ only in REPEAT_KEYS (seed, data.fold) are repeats of one configuration:
 summary_repeats.csv and a section of summary.md give each configuration's mean +- standard
 deviation over its finished repeats (the spread a difference between configurations has to exceed).
+index.html shows the table in a browser, each job linking to its report/index.html.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from skinlight.metrics.bootstrap import INTERVAL_ENDS
 from skinlight.metrics.classification import TABLE_METRICS
 from skinlight.metrics.segmentation import SCORES
 from skinlight.reports.classification import PER_CLASS_METRICS
+from skinlight.reports.html import write_sweep_index
 from skinlight.rundir import RunDir, sweep_jobs
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _job_row(job: RunDir, per_class=()) -> dict:
 
 
 def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None, per_class=()) -> pd.DataFrame:
-    """Write summary.csv and summary.md for the jobs under `sweep_dir`; return the table.
+    """Write summary.csv, summary.md and index.html for the jobs under `sweep_dir`; return the table.
 
     Override columns are the keys whose value differs between jobs (all keys for a single job);
     `metrics` picks the metric columns (default: every headline metric found), `sort` a metric to
@@ -87,12 +89,14 @@ def summarize(sweep_dir: str | Path, sort: str | None = None, metrics=None, per_
     with_ends = [c for m in chosen for c in (m, *(m + end for end in INTERVAL_ENDS)) if c in table]
     table = table[["job", *varying, "status", *with_ends]]
     table.to_csv(sweep_dir / "summary.csv", index=False)
-    markdown = [with_intervals(table, chosen).to_markdown(index=False, floatfmt=".4f")]
+    shown = with_intervals(table, chosen)
+    markdown = [shown.to_markdown(index=False, floatfmt=".4f")]
     repeats = repeat_table(table, varying, chosen)
     if repeats is not None:
         repeats.to_csv(sweep_dir / "summary_repeats.csv", index=False)
         markdown += ["", "## Mean +- standard deviation over seeds / folds", "", repeats_markdown(repeats, chosen)]
     (sweep_dir / "summary.md").write_text("\n".join(markdown) + "\n")
+    write_sweep_index(sweep_dir, shown)
     return table
 
 
