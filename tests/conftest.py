@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,26 @@ class BrightIsLesion(nn.Module):
 
     def forward(self, x):
         return (x.mean(1, keepdim=True) - 0.5) * 40 + self.tilt * torch.linspace(-1, 1, x.shape[-1])
+
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # the browser tests' screenshots
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Selenium (Debian's chromium and chromium-driver); skips, naming the
+    install, where either is missing."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (the dev extra)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("no Chromium browser and chromedriver on PATH: apt-get install chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.add_argument("--window-size=1280,1600")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    yield chrome
+    chrome.quit()

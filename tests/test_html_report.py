@@ -4,37 +4,16 @@ errors, the sweep's rows link to each job's report. Screenshots are kept in test
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import ARTIFACTS
 
 from skinlight.rundir import RunDir, sweep_jobs
 from skinlight.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-INSTALL = "apt-get install chromium chromium-driver (Debian; README, Development)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (the dev extra)")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip(f"no Chromium browser and chromedriver on PATH: {INSTALL}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1280,1600")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
-    yield chrome
-    chrome.quit()
 
 
 def open_page(browser, page: Path, screenshot: str) -> dict:

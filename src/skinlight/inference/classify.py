@@ -83,6 +83,14 @@ def encode_metadata(model, ckpt_path, input_path, table: pd.DataFrame | None) ->
     return MetadataEncoder.from_state(model.hparams.metadata).transform(table, str(input_path))
 
 
+def model_inputs(model, paths: list[Path], meta: np.ndarray | None = None) -> LesionImageDataset:
+    """The images at `paths` (and their encoded metadata rows) as the model's training fed them: its input size,
+    resize policy and preprocessing, from the checkpoint."""
+    hp = model.hparams
+    transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
+    return LesionImageDataset(paths, [0] * len(paths), transform, meta=meta, decode_size=hp.image_size)
+
+
 def predict(
     ckpt_path: str,
     input: str,
@@ -98,12 +106,9 @@ def predict(
     model = load_classifier(ckpt_path).to(device_of(device))
     paths, table = read_input(input)
     meta = encode_metadata(model, ckpt_path, input, table)
-    hp = model.hparams
-    transform = build_transform(hp.image_size, policy=hp.resize, preprocess=preprocessing(hp.get("preprocess")))
-    dataset = LesionImageDataset(paths, [0] * len(paths), transform, meta=meta, decode_size=hp.image_size)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    loader = DataLoader(model_inputs(model, paths, meta), batch_size=batch_size, num_workers=num_workers)
     probs = predict_probs(model, loader, build_views(views, crops)).mean(0)  # `views`, `crops`: a tta config's
-    classes = list(hp.class_names)
+    classes = list(model.hparams.class_names)
     result = pd.DataFrame(probs.numpy(), columns=classes)
     result.insert(0, "path", [str(p) for p in paths])
     result["prediction"] = [classes[i] for i in probs.argmax(1)]
