@@ -148,3 +148,38 @@ def test_a_missing_checkpoint_is_one_error_line_before_any_server_starts(tmp_pat
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == f"error: checkpoint not found: {tmp_path / 'no.ckpt'}"
     assert "Running on" not in result.stdout
+
+
+def test_a_metadata_model_reads_the_form_as_predict_reads_a_csv_and_an_oversized_upload_is_refused(
+    make_cfg, synthetic_root, tmp_path
+):
+    import gradio as gr
+
+    from skinlight.demo import Demo
+
+    run_dir = RunDir(tmp_path / "run")
+    run(make_cfg("meta=gessert", "trainer.max_epochs=1"), run_dir.path)
+    ckpt, image = str(run_dir.checkpoint("best")), sorted(synthetic_root.rglob("*.jpg"))[0]
+    demo = Demo(ckpt, device="cpu")
+    assert demo.uses_metadata
+
+    def uploaded() -> Path:
+        folder = tmp_path / "upload"
+        folder.mkdir(exist_ok=True)
+        return Path(shutil.copy(image, folder / image.name))
+
+    probabilities, *_ = demo.answer(str(uploaded()), 55, "female", "back")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"image,age,sex,localization\n{image},55,female,back\n")
+    expected = predict(ckpt, str(rows), str(tmp_path / "predict" / "predictions.csv")).iloc[0]
+    assert all(abs(probabilities[c] - expected[c]) < 1e-6 for c in probabilities)
+    unknown, *_ = demo.answer(str(uploaded()), None, "unknown", "unknown")
+    assert unknown != probabilities  # the form's values reach the model
+
+    small = Demo(ckpt, max_upload_mb=0.001, device="cpu")
+    upload = uploaded()
+    with pytest.raises(gr.Error) as refused:
+        small.answer(str(upload), 55, "female", "back")
+    size = image.stat().st_size
+    assert refused.value.message == f"{image.name} is {size:,} bytes: the limit is 1,000 bytes (0.001 MB)."
+    assert not upload.exists()

@@ -58,7 +58,8 @@ class Demo:
         path = Path(upload)
         size = path.stat().st_size
         if size > self.max_bytes:
-            raise gr.Error(f"{path.name} is {size / 1e6:.1f} MB: the limit is {self.max_bytes / 1e6:g} MB.")
+            limit = f"{self.max_bytes:,} bytes ({self.max_bytes / 1e6:g} MB)"
+            raise gr.Error(f"{path.name} is {size:,} bytes: the limit is {limit}.")
         try:
             with Image.open(path) as image:
                 image.verify()
