@@ -11,21 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FAST
 from lightning.pytorch.callbacks import ModelSummary, RichModelSummary, RichProgressBar, TQDMProgressBar
 
 from skinlight import console
 from skinlight.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "data=ham10000",
-    "data.num_workers=0",
-    "backbone=timm_test",
-    "data.image_size=32",
-    "data.batch_size=16",
-    "trainer.accelerator=cpu",
-    "trainer.max_epochs=2",
-]
+TINY = [o for o in FAST if o != "callbacks.progress_bar=null"] + ["trainer.max_epochs=2"]  # the default bar
 
 
 def _env() -> dict[str, str]:
