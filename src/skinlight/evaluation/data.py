@@ -3,8 +3,9 @@
 A checkpoint records the data config it was trained with. Evaluating on the same dataset (the same
 datamodule class, or no data= on the command line) rebuilds that config, hence the same split;
 on another dataset (e.g. data=isic2018_task3) the command's data config is used with what the model
-fixes taken from the checkpoint. Options the user gives are either free (where the data lives, how
-it is loaded) or must agree with the checkpoint; a contradiction stops with one line.
+fixes taken from the checkpoint; a data=<source> reader then keeps the images of classes the model cannot
+predict apart (data.outside=keep), for eval.py to report. Options the user gives are either free (where the
+data lives, how it is loaded) or must agree with the checkpoint; a contradiction stops with one line.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def data_config(cfg: DictConfig, hparams: dict, ckpt_path) -> dict:
             "give data.root=<that dataset's folder on this machine>"
         )
     config.update(TRAINING_ONLY)
+    if not same and "outside" in config:  # another dataset's classes the model lacks: reported, not refused
+        config["outside"] = "keep"
     if "class_names" in hparams:  # a classifier: the metadata encoding it learned (a segmenter takes none)
         config.update(
             metadata=hparams.get("metadata") if hparams.get("meta") else None, use_metadata=bool(hparams.get("meta"))

@@ -24,6 +24,7 @@ or calibration then, and no subgroups: the files hold no metadata). The run dire
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from tabulate import tabulate
 
 from skinlight.checkpoints import read_checkpoint
+from skinlight.data.sources import OUTSIDE
 from skinlight.devices import device_of
 from skinlight.errors import ConfigError
 from skinlight.evaluation.data import datamodule_for
@@ -111,11 +113,11 @@ def predict_members(cfg: DictConfig, members: list[tuple[str, Path]]):
     with calibrate=true the same of the val split (else None, None)."""
     views = build_views(cfg.tta.views, cfg.tta.get("crops"))
     device = device_of(cfg.device)
-    probs, rows, val_probs, val_rows = [], None, [], None
+    probs, rows, val_probs, val_rows, outside = [], None, [], None, []
     for name, ckpt in members:
         model = load_classifier(ckpt).to(device)
         datamodule = datamodule_for(cfg, model, ckpt, cfg.split)  # each member's own data config (fold, encoding)
-        member_rows = datamodule.table[datamodule.table.split == cfg.split]
+        member_rows = datamodule.table[(datamodule.table.split == cfg.split) & (datamodule.table.label >= 0)]
         if rows is not None and list(member_rows.image_id) != list(rows.image_id):
             raise ConfigError(
                 f"{ckpt} would be evaluated on other {cfg.split} images than {members[0][1]}: an "
@@ -125,12 +127,48 @@ def predict_members(cfg: DictConfig, members: list[tuple[str, Path]]):
         val_rows = calibration_rows(datamodule, val_rows, ckpt) if cfg.calibrate else None
         loader = datamodule.split_dataloader(cfg.split)
         probs.append(predict_probs(model, loader, views, description=name))
+        if cfg.split == "test" and OUTSIDE in datamodule.datasets:  # classes the model cannot predict
+            outside.append(predict_probs(model, datamodule.split_dataloader(OUTSIDE), views, description=name))
         if cfg.calibrate:  # the same views of the val images
             val_probs.append(predict_probs(model, datamodule.split_dataloader("val"), views, description=f"{name} val"))
         log.info("%s: %s", name, ckpt)
     labels = torch.tensor(rows.label.to_numpy())
     val = (torch.stack(val_probs), torch.tensor(val_rows.label.to_numpy())) if cfg.calibrate else (None, None)
-    return torch.stack(probs), rows, labels, list(datamodule.classes), *val
+    transfer = (
+        Transfer(datamodule, torch.stack(outside) if outside else None)
+        if hasattr(datamodule, "class_mapping")
+        else None
+    )
+    return torch.stack(probs), rows, labels, list(datamodule.classes), *val, transfer
+
+
+@dataclass
+class Transfer:
+    """A data=<source> split seen by a model: how its diagnoses reach the model's classes, and the probabilities
+    (members, views, N, C) of its test images whose class the model lacks (None: there are none)."""
+
+    datamodule: object
+    outside: torch.Tensor | None
+
+    def report(self, out_dir: Path, names: list[str], cfg: DictConfig, classes, prefix: str) -> dict[str, float]:
+        """class_mapping.csv and outside_classes.csv (what the model called each class it lacks), printed;
+        returns <split>/outside_images."""
+        mapping = self.datamodule.class_mapping(cfg.split)
+        mapping.to_csv(out_dir / "class_mapping.csv", index=False)
+        print(f"class mapping of the {cfg.split} images ({self.datamodule.source} -> the model's classes):")
+        print(tabulate(mapping, headers="keys", showindex=False))
+        if self.outside is None:
+            return {prefix + "outside_images": 0.0}
+        probs = list(table_rows(self.outside, names, cfg.tta.name, cfg.combine).values())[-1]
+        rows = self.datamodule.outside
+        predicted = pd.Categorical([classes[i] for i in probs.argmax(1).tolist()], categories=classes)
+        shares = pd.crosstab(rows["common"].to_numpy(), predicted, normalize="index", dropna=False)
+        table = shares.rename_axis("class").reset_index()
+        table.insert(1, "images", rows["common"].value_counts().reindex(table["class"]).to_numpy())
+        table.to_csv(out_dir / "outside_classes.csv", index=False)
+        print("test images of classes the model cannot predict (share predicted as each of its classes):")
+        print(tabulate(table, headers="keys", showindex=False, floatfmt=".3f"))
+        return {prefix + "outside_images": float(len(rows))}
 
 
 def recorded_members(cfg: DictConfig, members: list[tuple[str, Path]]):
@@ -140,7 +178,7 @@ def recorded_members(cfg: DictConfig, members: list[tuple[str, Path]]):
             "ensemble=[...predictions.csv] combines probabilities already recorded: tta= and calibrate=true act on "
             "checkpoints (evaluate each with eval.py ckpt_path=... tta=... and ensemble their predictions.csv)"
         )
-    return *recorded_probs(members), None, None
+    return *recorded_probs(members), None, None, None
 
 
 def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
@@ -159,7 +197,7 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     if PostProcess.from_config(cfg.get("postprocess")).active:
         raise ConfigError(f"postprocess={cfg.postprocess.name} cleans masks: a classification checkpoint takes none")
     bootstrap = Bootstrap.from_config(cfg.get("intervals"))
-    probs, rows, labels, classes, val_probs, val_labels = (recorded_members if recorded else predict_members)(
+    probs, rows, labels, classes, val_probs, val_labels, transfer = (recorded_members if recorded else predict_members)(
         cfg, members
     )
     prefix = f"{cfg.split}/"
@@ -185,6 +223,8 @@ def evaluate(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     metrics[final] |= classification_intervals(
         bootstrap, final_probs.numpy(), labels.numpy(), rows.lesion_id, classes, prefix
     )
+    if transfer is not None:
+        metrics[final] |= transfer.report(out_dir, names, cfg, classes, prefix)
     RunDir(out_dir).write_metrics(metrics[final])
     write_submission(out_dir, rows.image_id.tolist(), final_probs.numpy(), classes, labels.numpy())
     write_classification_outputs(

@@ -80,3 +80,29 @@ def read_ham10000_masks(root: str | os.PathLike, classes=CLASSES, mask_dir: str 
     table = read_ham10000(root, classes)
     masks = folder(Path(root), mask_dir)
     return table.assign(mask_path=[masks / f"{i}{MASK_SUFFIX}" for i in table["image_id"]])
+
+
+# As a source of skinlight.data.sources (data=combined): its words -> skinlight.data.taxonomy's common ones.
+TABLE = METADATA_CSV
+ISIC_IDS = True  # ISIC_0024306 ... ISIC_0034320 and HAM_ lesion ids, as in ISIC 2019
+DIAGNOSES = {c: c for c in CLASSES}
+SITES = {
+    **dict.fromkeys(("abdomen", "back", "chest", "trunk"), "torso"),
+    **dict.fromkeys(("ear", "face", "neck", "scalp"), "head/neck"),
+    "acral": "palms/soles",
+    "foot": "lower extremity",
+    "lower extremity": "lower extremity",
+    "hand": "upper extremity",
+    "upper extremity": "upper extremity",
+    "genital": "oral/genital",
+    "unknown": "unknown",
+}
+
+
+def read(root: str | os.PathLike) -> pd.DataFrame:
+    """read_ham10000 in the columns of a source (skinlight.data.sources): diagnosis, site, no patient ids."""
+    table = read_ham10000(root)
+    for column in ("age", "sex", "localization"):
+        if column not in table:
+            table[column] = pd.NA
+    return table.rename(columns={"dx": "diagnosis", "localization": "site"}).assign(patient_id=pd.NA)

@@ -1,0 +1,137 @@
+"""One label set and one metadata vocabulary for every dataset skinlight reads.
+
+Each reader (skinlight.data.layouts.<source>) keeps a dataset's own words: its diagnosis strings, its site
+names, its sex spelling. This module maps them onto
+
+    COMMON_CLASSES   akiec, bcc, bkl, df, mel, nv, vasc (HAM10000's seven, in its order), scc, unknown
+    COMMON_SITES     head/neck, upper extremity, lower extremity, torso, palms/soles, oral/genital, unknown
+                     (the ISIC archive's anatom_site_general, its anterior/posterior/lateral torso as one)
+    sex              male, female, unknown
+    age              years rounded to the nearest `age_band` (5: the ISIC archive's age_approx), blank kept
+
+through each reader's DIAGNOSES and SITES tables, which `data.labels` / `data.sites` (per source) extend or
+correct. A diagnosis or site the tables do not know stops with its rows and the key that maps it; nothing is
+guessed. A recipe's classes are `data.classes` (any of COMMON_CLASSES); a class outside them is merged into
+one of them (`data.merge`, e.g. {scc: akiec}) or dropped (`data.drop`), both explicit: otherwise the run
+stops with the number of images of each such class and both options.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from skinlight.data.layouts.files import show
+from skinlight.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+COMMON_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc", "scc", "unknown")
+COMMON_SITES = (
+    "head/neck",
+    "upper extremity",
+    "lower extremity",
+    "torso",
+    "palms/soles",
+    "oral/genital",
+    "unknown",
+)
+SEXES = {"male": "male", "m": "male", "female": "female", "f": "female", "unknown": "unknown"}
+
+
+def _extended(table: Mapping[str, str], extra: Mapping | None, vocabulary, key: str) -> dict[str, str]:
+    """A reader's native -> common table with the user's entries (`key`, for messages) on top, checked."""
+    merged = {str(k).strip().lower(): v for k, v in {**table, **(extra or {})}.items()}
+    wrong = sorted({v for v in merged.values() if v not in vocabulary})
+    if wrong:
+        raise ConfigError(f"{key} maps onto {wrong}, not among {list(vocabulary)}")
+    return merged
+
+
+def map_values(values: pd.Series, table: Mapping[str, str], what: str, source: str, key: str, ids) -> pd.Series:
+    """Native values (case and spaces ignored; blank: "unknown" unless `what` is a diagnosis) as common ones."""
+    text = values.astype("string").str.strip().str.lower()
+    blank = text.isna() | (text == "")
+    if what == "diagnosis" and blank.any():
+        raise DataError(f"{source}: blank diagnosis for {show(ids[blank])}")
+    mapped = text.map(table)
+    unmapped = mapped.isna() & ~blank
+    if unmapped.any():
+        found = text[unmapped].value_counts()
+        listed = show(f"{value!r} ({n} image(s), e.g. {ids[text == value].iloc[0]})" for value, n in found.items())
+        raise DataError(
+            f"{source}: {what} value(s) skinlight cannot map: {listed}; map each onto one of "
+            f"{sorted(set(table.values()))} with {key}" + "={'<value>': <common name>}"
+        )
+    return mapped.where(~blank, "unknown").astype(object)
+
+
+def harmonise(
+    table: pd.DataFrame,
+    source: str,
+    diagnoses: Mapping[str, str],
+    sites: Mapping[str, str],
+    where: str,
+    labels: Mapping | None = None,
+    site_names: Mapping | None = None,
+    age_band: int = 5,
+) -> pd.DataFrame:
+    """A reader's table (diagnosis, age, sex, site in its own words) with `dx`, `age`, `sex` and `localization`
+    in the common vocabulary and a `source` column. `where` names the file the values come from."""
+    ids = table["image_id"].reset_index(drop=True)
+    rows = table.reset_index(drop=True)
+    diagnosis = _extended(diagnoses, labels, COMMON_CLASSES, f"data.labels.{source}")
+    site = _extended(sites, site_names, COMMON_SITES, f"data.sites.{source}")
+    out = rows.assign(source=source)
+    out["dx"] = map_values(rows["diagnosis"], diagnosis, "diagnosis", where, f"data.labels.{source}", ids)
+    out["localization"] = map_values(rows["site"], site, "site", where, f"data.sites.{source}", ids)
+    out["sex"] = map_values(rows["sex"], SEXES, "sex", where, f"data.sexes.{source}", ids)
+    age = pd.to_numeric(rows["age"], errors="coerce")
+    bad = age.isna() & rows["age"].notna() & (rows["age"].astype("string").str.strip() != "")
+    if bad.any():
+        raise DataError(
+            f"{where}: age is not a number for {show(f'{i}: {a!r}' for i, a in zip(ids[bad], rows['age'][bad]))}"
+        )
+    if age_band < 1:
+        raise ConfigError(f"data.age_band must be a whole number of years >= 1, got {age_band}")
+    out["age"] = (np.round(age / age_band) * age_band).astype(object).where(age.notna(), np.nan)
+    return out
+
+
+def select_classes(
+    dx: pd.Series, classes, merge: Mapping | None, drop, sources: pd.Series, keep_outside: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """The label index of each image in `classes` after `merge` (-1: none), and which images `drop` leaves out.
+
+    A class of the data outside `classes` that is neither merged nor dropped stops here (ConfigError naming
+    the class, its images per source and both options), unless `keep_outside` (evaluating a model of other
+    classes: those images are reported apart); so does a merge or drop of a class the recipe uses.
+    """
+    classes, merge, drop = tuple(classes), dict(merge or {}), set(drop or ())
+    for key, names in (("data.classes", classes), ("data.merge", merge), ("data.drop", drop)):
+        unknown = sorted(set(names) - set(COMMON_CLASSES))
+        if unknown:
+            raise ConfigError(f"{key} has {unknown}, not among the common classes {list(COMMON_CLASSES)}")
+    wrong = {k: v for k, v in merge.items() if v not in classes or k in classes}
+    if wrong:
+        raise ConfigError(f"data.merge={wrong}: merge a class outside data.classes into one of {list(classes)}")
+    if drop & set(classes) or drop & set(merge):
+        raise ConfigError(f"data.drop={sorted(drop)} names a class data.classes or data.merge uses")
+    merged = dx.map(lambda c: merge.get(c, c))
+    outside = ~merged.isin(classes) & ~merged.isin(drop)
+    if outside.any() and not keep_outside:
+        counts = pd.crosstab(merged[outside], sources[outside])
+        listed = "; ".join(
+            f"{c}: " + ", ".join(f"{n} in {s}" for s, n in counts.loc[c].items() if n) for c in counts.index
+        )
+        raise ConfigError(
+            f"the data has classes outside data.classes={list(classes)} ({listed}): merge each into one of "
+            f"data.classes (data.merge={{<class>: <into>}}), drop it (data.drop=[<class>]) or add it to data.classes"
+        )
+    dropped = merged.isin(drop)
+    if dropped.any():
+        log.info("data.drop: %s left out", ", ".join(f"{n} {c}" for c, n in merged[dropped].value_counts().items()))
+    label = merged.map({c: i for i, c in enumerate(classes)}).fillna(-1).astype(int)
+    return label, dropped
