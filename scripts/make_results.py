@@ -30,7 +30,7 @@ CLS_METRICS = {
     "macro AUROC": "test/auroc_macro",
     "mel recall": "test/recall_mel",
 }
-SEG_METRICS = {"Dice": "test/dice", "IoU": "test/iou", "thr. Jaccard": "test/thresholded_jaccard"}
+SEG_METRICS = {"Dice": "test/dice", "IoU": "test/iou", "thr. Jaccard": "test/thresholded_jaccard", "HD95 px": "test/hd95"}
 # folder name prefix -> (section title, metrics, what the rows compare, the part of results/README.md that runs it)
 SECTIONS = {
     "cls_": (
@@ -57,7 +57,12 @@ SECTIONS = {
         "tested on all 2,003 test images. seg_ph2: the 20-case sample (12 train, 3 val, 5 test), 256 px, 30 "
         "epochs; five test images make these rows noisy. These runs predate commit 1ec3474 and were scored at the "
         "model's input size; from 1ec3474 on the test step scores every mask at its image's own size (with HD95 "
-        "and ASD), the ISIC way.",
+        "and ASD), the ISIC way. seg_skinlight_cpu: experiment=skinlight_seg_cpu (issue 18's recipe: EfficientNet-Lite0 "
+        "ImageNet encoder, 128 px, BCE + Dice, warmup-cosine, 6 full epochs, the threshold tuned on val, d4 TTA, the "
+        "largest filled component), scored at each image's own size on the 2,003 test images; _eval is eval.py on its "
+        "best checkpoint (its table: without TTA, with d4, with d4 and post-processing); _on_ph2 is that HAM10000 "
+        "model on the PH2 sample's test images; seg_ph2_skinlight_cpu is the recipe trained on the PH2 sample "
+        "(30 epochs: its 12 training images make 6 epochs 6 steps).",
         2,
     ),
     "crop_": (
