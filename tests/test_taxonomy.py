@@ -43,12 +43,12 @@ def test_harmonise_maps_words_case_blank_and_age_bands():
         (
             "diagnosis",
             "lentigo simplex",
-            r"demo.csv: diagnosis value\(s\) .*'lentigo simplex' \(1 image\(s\), e.g. IMG_1\).*data.labels.demo",
+            r"demo.csv: diagnosis value\(s\) .*'lentigo simplex' \(1 image\(s\), e.g. IMG_1\).*data.labels",
         ),
-        ("site", "knee", r"demo.csv: site value\(s\) .*'knee'.*data.sites.demo"),
+        ("site", "knee", r"demo.csv: site value\(s\) .*'knee'.*data.sites"),
         ("sex", "x", r"sex value\(s\) .*'x'"),
         ("age", "forty", r"demo.csv: age is not a number for IMG_1: 'forty'"),
-        ("diagnosis", None, r"demo.csv: blank diagnosis for IMG_1"),
+        ("diagnosis", None, r"demo.csv: blank diagnosis for 1 image\(s\): IMG_1; give them a class with data.labels=\{blank: unknown\}"),
     ],
 )
 def test_a_value_the_tables_do_not_know_stops_with_the_key_that_maps_it(column, value, message):
@@ -70,7 +70,10 @@ def test_extra_entries_map_what_the_reader_does_not():
         site_names={"knee": "lower extremity"},
     )
     assert out.loc[0, ["dx", "localization"]].tolist() == ["bkl", "lower extremity"]
-    with pytest.raises(ConfigError, match=r"data.labels.demo maps onto \['lentigo'\]"):
+    undiagnosed = native(diagnosis=["nevus", None, ""])
+    out = harmonise(undiagnosed, "demo", DIAGNOSES, SITES, "demo.csv", labels={"blank": "unknown"})
+    assert out["dx"].tolist() == ["nv", "unknown", "unknown"]
+    with pytest.raises(ConfigError, match=r"data.labels maps onto \['lentigo'\]"):
         harmonise(table, "demo", DIAGNOSES, SITES, "demo.csv", labels={"lentigo simplex": "lentigo"})
 
 

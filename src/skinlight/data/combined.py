@@ -69,7 +69,15 @@ class CombinedDataModule(SourceDataModule):
 
     def read_table(self) -> pd.DataFrame:
         tables = [
-            read_source(s["source"], s["root"], s.get("labels"), s.get("sites"), self.age_band) for s in self.sources
+            read_source(
+                s["source"],
+                s["root"],
+                s.get("labels"),
+                s.get("sites"),
+                self.age_band,
+                (f"data.sources[{i}].labels", f"data.sources[{i}].sites"),
+            )
+            for i, s in enumerate(self.sources)
         ]
         table = pd.concat(tables, ignore_index=True)
         isic = [s["source"] for s in self.sources if layout(s["source"]).ISIC_IDS]

@@ -6,6 +6,7 @@ A source is a layout module skinlight.data.layouts.<source> that provides
                               diagnosis, age, sex, site (the download's own words), path[, split where the
                               download fixes one]; every bad file or row a DataError naming it
     TABLE                     the file (relative to root) the diagnoses are read from, for messages
+    [METADATA_TABLE]          the file age, sex and site come from, where it is another one
     DIAGNOSES, SITES          the download's diagnoses and sites -> skinlight.data.taxonomy's common ones
     ISIC_IDS                  True where image and lesion ids are the ISIC archive's (shared across its datasets)
 
@@ -45,13 +46,16 @@ def layout(source: str) -> ModuleType:
     return importlib.import_module(f"skinlight.data.layouts.{source}")
 
 
-def read_source(source: str, root, labels=None, sites=None, age_band: int = 5) -> pd.DataFrame:
+def read_source(
+    source: str, root, labels=None, sites=None, age_band: int = 5, keys=("data.labels", "data.sites")
+) -> pd.DataFrame:
     """The harmonised table of one download: the reader's columns, `source`, common `dx`, `sex`,
-    `localization`, banded `age`, and `group_id` (what the split keeps together)."""
+    `localization`, banded `age`, and `group_id` (what the split keeps together). `keys`: the config keys of
+    `labels` and `sites`, for messages."""
     module = layout(source)
     table = module.read(root)
-    where = f"{root}/{module.TABLE}"
-    table = harmonise(table, source, module.DIAGNOSES, module.SITES, where, labels, sites, age_band)
+    where, meta_where = (f"{root}/{getattr(module, name, module.TABLE)}" for name in ("TABLE", "METADATA_TABLE"))
+    table = harmonise(table, source, module.DIAGNOSES, module.SITES, where, labels, sites, age_band, keys, meta_where)
     scope = "isic" if module.ISIC_IDS else source  # ISIC archive ids name the same lesion in every ISIC dataset
     patient, lesion = table["patient_id"], table["lesion_id"]
     table["group_id"] = np.where(

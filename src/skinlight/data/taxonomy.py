@@ -38,6 +38,7 @@ COMMON_SITES = (
     "oral/genital",
     "unknown",
 )
+BLANK = "blank"  # a data.labels key: the class of images whose diagnosis cell is empty
 SEXES = {"male": "male", "m": "male", "female": "female", "f": "female", "unknown": "unknown"}
 
 
@@ -55,7 +56,13 @@ def map_values(values: pd.Series, table: Mapping[str, str], what: str, source: s
     text = values.astype("string").str.strip().str.lower()
     blank = text.isna() | (text == "")
     if what == "diagnosis" and blank.any():
-        raise DataError(f"{source}: blank diagnosis for {show(ids[blank])}")
+        if BLANK not in table:
+            raise DataError(
+                f"{source}: blank diagnosis for {blank.sum()} image(s): {show(ids[blank])}; give them a class with "
+                f"{key}={{{BLANK}: unknown}} (data.drop=[unknown] then leaves them out)"
+            )
+        text = text.where(~blank, BLANK)
+        blank = pd.Series(False, index=text.index)
     mapped = text.map(table)
     unmapped = mapped.isna() & ~blank
     if unmapped.any():
@@ -77,23 +84,26 @@ def harmonise(
     labels: Mapping | None = None,
     site_names: Mapping | None = None,
     age_band: int = 5,
+    keys: tuple[str, str] = ("data.labels", "data.sites"),
+    meta_where: str | None = None,
 ) -> pd.DataFrame:
     """A reader's table (diagnosis, age, sex, site in its own words) with `dx`, `age`, `sex` and `localization`
-    in the common vocabulary and a `source` column. `where` names the file the values come from."""
+    in the common vocabulary and a `source` column. `where` / `meta_where` name the files the diagnoses / the
+    metadata come from, `keys` the config keys of `labels` and `site_names`, for messages."""
     ids = table["image_id"].reset_index(drop=True)
     rows = table.reset_index(drop=True)
-    diagnosis = _extended(diagnoses, labels, COMMON_CLASSES, f"data.labels.{source}")
-    site = _extended(sites, site_names, COMMON_SITES, f"data.sites.{source}")
+    meta_where = meta_where or where
+    diagnosis = _extended(diagnoses, labels, COMMON_CLASSES, keys[0])
+    site = _extended(sites, site_names, COMMON_SITES, keys[1])
     out = rows.assign(source=source)
-    out["dx"] = map_values(rows["diagnosis"], diagnosis, "diagnosis", where, f"data.labels.{source}", ids)
-    out["localization"] = map_values(rows["site"], site, "site", where, f"data.sites.{source}", ids)
-    out["sex"] = map_values(rows["sex"], SEXES, "sex", where, f"data.sexes.{source}", ids)
+    out["dx"] = map_values(rows["diagnosis"], diagnosis, "diagnosis", where, keys[0], ids)
+    out["localization"] = map_values(rows["site"], site, "site", meta_where, keys[1], ids)
+    out["sex"] = map_values(rows["sex"], SEXES, "sex", meta_where, "the sex column (male, female or blank)", ids)
     age = pd.to_numeric(rows["age"], errors="coerce")
     bad = age.isna() & rows["age"].notna() & (rows["age"].astype("string").str.strip() != "")
     if bad.any():
-        raise DataError(
-            f"{where}: age is not a number for {show(f'{i}: {a!r}' for i, a in zip(ids[bad], rows['age'][bad]))}"
-        )
+        listed = show(f"{i}: {a!r}" for i, a in zip(ids[bad], rows["age"][bad]))
+        raise DataError(f"{meta_where}: age is not a number for {listed}")
     if age_band < 1:
         raise ConfigError(f"data.age_band must be a whole number of years >= 1, got {age_band}")
     out["age"] = (np.round(age / age_band) * age_band).astype(object).where(age.notna(), np.nan)

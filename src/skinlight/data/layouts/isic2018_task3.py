@@ -29,6 +29,7 @@ import pandas as pd
 from skinlight.data.layouts.files import check_table, existing_root, index_images, read_csv_table, show
 from skinlight.data.layouts.ham10000 import CLASSES, lesion_with_two_labels
 from skinlight.data.layouts.images import check_images
+from skinlight.data.layouts.isic_archive import one_hot
 from skinlight.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,8 @@ def _read_labels(csv_path: Path, classes) -> pd.DataFrame:
             lesion_with_two_labels(rows.dropna(subset=["lesion_id"]), "dx", csv_path)
     elif "image" in df.columns and set(ONE_HOT) <= set(df.columns):
         df = check_table(df, csv_path, "ground-truth CSV", required=("image", *ONE_HOT))
-        one_hot = df[list(ONE_HOT)].apply(pd.to_numeric, errors="coerce").to_numpy(float)  # a non-number fails below
-        bad = np.flatnonzero(~((one_hot == 1).sum(1) == 1) | ~np.isin(one_hot, (0, 1)).all(1))
-        if len(bad):
-            raise DataError(
-                f"{csv_path}: each row needs exactly one 1 among {list(ONE_HOT)}, the rest 0: "
-                + show(f"line {i + 2} ({df.at[i, 'image']})" for i in bad)
-            )
         rows = df.drop(columns=list(ONE_HOT)).rename(columns={"image": "image_id"})
-        rows["dx"] = [ONE_HOT[i].lower() for i in one_hot.argmax(1)]
+        rows["dx"] = one_hot(df, ONE_HOT, csv_path, "image").str.lower()
     else:
         raise DataError(
             f"{csv_path}: expected the columns image,{','.join(ONE_HOT)} (challenge) or image_id,dx "
