@@ -134,4 +134,7 @@ def test_a_ham10000_model_on_the_isic2019_test_split_reports_the_mapping_and_the
     assert metrics["test/outside_images"] == scc["images"].sum()
     predictions = pd.read_csv(out / "predictions.csv")
     assert len(predictions) == mapping.loc[mapping["class"] != "-", "images"].sum()
+    # ISIC 2019 holds HAM10000's images: those the model trained or validated on are left out, counted
+    trained = pd.read_csv(run_dir / "split.csv").query("split in ['train', 'val']")["image_id"]
+    assert metrics["test/seen_in_training"] > 0 and not set(predictions["image_id"]) & set(trained)
     assert "class mapping of the test images" in printed and "cannot predict" in printed

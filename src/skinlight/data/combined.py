@@ -102,7 +102,7 @@ class CombinedDataModule(SourceDataModule):
 
     def split_table(self, table: pd.DataFrame) -> pd.DataFrame:
         copies = table["duplicate_of"] != ""
-        kept = self.select(split_by_group(table[~copies], self.target, self.split_args))
+        kept = self.leave_out_seen(self.select(split_by_group(table[~copies], self.target, self.split_args)))
         rest = table[copies].assign(split=DUPLICATE, fold=pd.array([pd.NA] * copies.sum(), dtype="Int64"), label=-1)
         out = pd.concat([kept, rest]).sort_index()
         if out.loc[~copies, "image_id"].duplicated().any():

@@ -109,7 +109,8 @@ class SourceDataModule(ClassificationDataModule):
     `merge` / `drop`: classes of the data outside `classes` merged into one of them or left out (taxonomy).
     `labels` / `sites`: extra native -> common entries for this source's diagnoses / sites. `age_band`: ages
     rounded to it (years). `outside="keep"` (eval.py on a checkpoint of other classes) keeps the images of
-    classes the model cannot predict in the table, with label -1 and in no dataset, for the report.
+    classes the model cannot predict in the table, with label -1 and in no dataset, for the report. `seen`:
+    image ids to leave out ("unused"), eval.py's list of the images the evaluated model was trained on.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class SourceDataModule(ClassificationDataModule):
         age_band: int = 5,
         meta_sites=COMMON_SITES,
         outside: str = "error",
+        seen=(),
         **kwargs,
     ):
         layout(source)
@@ -132,6 +134,7 @@ class SourceDataModule(ClassificationDataModule):
         super().__init__(root, classes=classes, meta_sites=meta_sites, **kwargs)
         self.source, self.merge, self.drop = source, dict(merge or {}), tuple(drop or ())
         self.labels, self.sites, self.age_band, self.outside = labels, sites, age_band, outside
+        self.seen = frozenset(seen or ())
 
     def table_source(self) -> str:
         return f"{self.root}/{layout(self.source).TABLE}"
@@ -140,7 +143,16 @@ class SourceDataModule(ClassificationDataModule):
         return read_source(self.source, self.root, self.labels, self.sites, self.age_band)
 
     def split_table(self, table: pd.DataFrame) -> pd.DataFrame:
-        return self.select(split_by_group(table, self.source, self.split_args))
+        return self.leave_out_seen(self.select(split_by_group(table, self.source, self.split_args)))
+
+    def leave_out_seen(self, table: pd.DataFrame) -> pd.DataFrame:
+        """`seen` (eval.py: the ids of the images the evaluated model was trained on) -> "unused", counted."""
+        seen = table["image_id"].isin(self.seen) & (table["split"] != UNUSED)
+        if seen.any():
+            log.info("%d image(s) the model was trained on (same ISIC id) left out: unused", seen.sum())
+            table.loc[seen, ["split", "fold"]] = [UNUSED, pd.NA]
+        self.seen_count = int(seen.sum())
+        return table
 
     def select(self, table: pd.DataFrame) -> pd.DataFrame:
         """`label` for the recipe's classes; a dropped class's images "unused" (kept in split.csv)."""

@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from skinlight.errors import ConfigError
+from skinlight.errors import ConfigError, SkinlightError
 
 log = logging.getLogger(__name__)
 # Fixed by the model whatever the dataset: its input and its classes.
@@ -94,10 +94,29 @@ def data_config(cfg: DictConfig, hparams: dict, ckpt_path) -> dict:
     return config
 
 
+def trained_images(trained: dict, ckpt_path) -> list[str]:
+    """The ids of the images the checkpoint was trained or validated on, read again from its training data (its
+    own split); none where that data is not on this machine (said in the log)."""
+    try:
+        datamodule = instantiate({**trained, **TRAINING_ONLY}, _convert_="all")
+        datamodule.prepare_data()
+        datamodule.setup("test")
+    except (SkinlightError, OSError) as e:
+        log.warning(
+            "%s: its training data cannot be read here (%s): images it was trained on are not left out", ckpt_path, e
+        )
+        return []
+    seen = datamodule.table[datamodule.table["split"].isin(("train", "val"))]
+    return sorted(set(seen["image_id"]))
+
+
 def datamodule_for(cfg: DictConfig, model, ckpt_path, split: str):
     """The datamodule to evaluate `model` (loaded from `ckpt_path`) on, set up, with `split` images."""
     hparams = dict(model.hparams)
-    datamodule = instantiate(data_config(cfg, hparams, ckpt_path), _convert_="all")
+    config = data_config(cfg, hparams, ckpt_path)
+    if config.get("outside") == "keep":  # another download: leave out the images the model was trained on
+        config["seen"] = trained_images(hparams["data"]["config"], ckpt_path)
+    datamodule = instantiate(config, _convert_="all")
     datamodule.prepare_data()
     datamodule.setup("test")
     if "class_names" in hparams and list(datamodule.classes) != list(hparams["class_names"]):

@@ -152,13 +152,15 @@ class Transfer:
 
     def report(self, out_dir: Path, names: list[str], cfg: DictConfig, classes, prefix: str) -> dict[str, float]:
         """class_mapping.csv and outside_classes.csv (what the model called each class it lacks), printed;
-        returns <split>/outside_images."""
+        returns <split>/outside_images and <split>/seen_in_training (images left out as trained on)."""
         mapping = self.datamodule.class_mapping(cfg.split)
         mapping.to_csv(out_dir / "class_mapping.csv", index=False)
         print(f"class mapping of the {cfg.split} images ({self.datamodule.source} -> the model's classes):")
         print(tabulate(mapping, headers="keys", showindex=False))
+        seen = {prefix + "seen_in_training": float(self.datamodule.seen_count)}
+        print(f"{self.datamodule.seen_count} image(s) of the data the model was trained on (same id) left out")
         if self.outside is None:
-            return {prefix + "outside_images": 0.0}
+            return {prefix + "outside_images": 0.0, **seen}
         probs = list(table_rows(self.outside, names, cfg.tta.name, cfg.combine).values())[-1]
         rows = self.datamodule.outside
         predicted = pd.Categorical([classes[i] for i in probs.argmax(1).tolist()], categories=classes)
@@ -168,7 +170,7 @@ class Transfer:
         table.to_csv(out_dir / "outside_classes.csv", index=False)
         print("test images of classes the model cannot predict (share predicted as each of its classes):")
         print(tabulate(table, headers="keys", showindex=False, floatfmt=".3f"))
-        return {prefix + "outside_images": float(len(rows))}
+        return {prefix + "outside_images": float(len(rows)), **seen}
 
 
 def recorded_members(cfg: DictConfig, members: list[tuple[str, Path]]):
