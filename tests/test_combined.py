@@ -138,3 +138,25 @@ def test_a_ham10000_model_on_the_isic2019_test_split_reports_the_mapping_and_the
     trained = pd.read_csv(run_dir / "split.csv").query("split in ['train', 'val']")["image_id"]
     assert metrics["test/seen_in_training"] > 0 and not set(predictions["image_id"]) & set(trained)
     assert "class mapping of the test images" in printed and "cannot predict" in printed
+
+
+def test_a_model_of_one_source_is_evaluated_on_another_source_not_on_its_own_split(roots, tmp_path):
+    from skinlight.synthetic.isic2020 import generate_isic2020
+
+    other = tmp_path / "isic2020"
+    generate_isic2020(other, num_lesions=60, seed=2, image_size=(64, 48))
+    run_dir = tmp_path / "train"
+    merge = "data.merge={scc: akiec}"
+    cfg = _compose("train", [*CLASSIFIER, *SMALL, "data=isic2019", merge, "trainer.max_epochs=1"], run_dir, roots[1])
+    run(cfg, run_dir)
+    ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+    own = tmp_path / "own"
+    evaluate(_compose("eval", [*SMALL[:1], ckpt], own), own)  # no data=: its own test split
+    trained = json.loads((run_dir / "metrics.json").read_text())["test/balanced_acc"]
+    assert json.loads((own / "metrics.json").read_text())["test/balanced_acc"] == pytest.approx(trained, abs=1e-6)
+    out = tmp_path / "eval"
+    evaluate(_compose("eval", ["data=isic2020", *SMALL, ckpt], out, other), out)
+    mapping = pd.read_csv(out / "class_mapping.csv")
+    assert set(mapping["source"]) == {"isic2020"} and "nevus" in set(mapping["diagnosis"])
+    split = pd.read_csv(out / "predictions.csv")
+    assert split["image_id"].isin(pd.read_csv(run_dir / "split.csv")["image_id"]).sum() == 0

@@ -62,7 +62,9 @@ def data_config(cfg: DictConfig, hparams: dict, ckpt_path) -> dict:
     trained = hparams["data"]["config"]
     composed = OmegaConf.to_container(cfg.data, resolve=True, throw_on_missing=False)
     # no data= on the command line: the checkpoint's own data
-    same = composed["_target_"] == trained["_target_"] or "data" not in _override_keys()
+    # one datamodule class reads several downloads (data=<source>): the same dataset is the same class and source
+    same = [composed["_target_"], composed.get("source")] == [trained["_target_"], trained.get("source")]
+    same = same or "data" not in _override_keys()
     config = (
         dict(trained) if same else {**composed, **{k: trained[k] for k in MODEL_KEYS if k in trained and k in composed}}
     )
@@ -128,6 +130,7 @@ def datamodule_for(cfg: DictConfig, model, ckpt_path, split: str):
     if (
         datamodule.fingerprint()["split_sha256"] != trained["split_sha256"]
         and type(datamodule).__module__ + "." + type(datamodule).__qualname__ == trained["config"]["_target_"]
+        and getattr(datamodule, "source", None) == trained["config"].get("source")
     ):
         raise ConfigError(
             f"the split of {datamodule.root} differs from the one {ckpt_path} was trained on (split.csv "
