@@ -26,9 +26,14 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
+from skinlight.synthetic.bcn20000 import generate_bcn20000
+from skinlight.synthetic.derm7pt import generate_derm7pt
 from skinlight.synthetic.ham10000 import generate_ham10000
 from skinlight.synthetic.isic2018_task3 import generate_isic2018_task3
+from skinlight.synthetic.isic2019 import generate_isic2019
+from skinlight.synthetic.isic2020 import generate_isic2020
 from skinlight.synthetic.isic_binary import generate_isic_binary
+from skinlight.synthetic.pad_ufes20 import generate_pad_ufes20
 from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +112,26 @@ def _files(pattern: str):
     return lambda root: len([p for p in root.glob(pattern) if not p.name.startswith(".")])
 
 
+def _csv_rows(pattern: str):
+    return lambda root: len(pd.read_csv(sorted(root.glob(pattern))[0], dtype=str, encoding="utf-8-sig"))
+
+
+def _source(name: str, csv: str, make, *overrides: str) -> Target:
+    """train.py data=<name> (skinlight.data.sources) with the class overrides its data needs; `csv` lists the images."""
+    return Target(
+        "train.py",
+        make,
+        lambda root, ckpt, run: [
+            f"data={name}",
+            quoted("data.root", root),
+            *CLASSIFIER,
+            "trainer.fast_dev_run=true",
+            *overrides,
+        ],
+        lambda root, run: _trained_count(root, run, _csv_rows(csv)),
+    )
+
+
 def _predict_input(root: Path) -> None:
     """A folder of images and input.csv (image, age, sex, localization) for a metadata model."""
     generate_ham10000(root / "src", num_lesions=14, seed=5, image_size=(48, 36), workers=1)
@@ -168,6 +193,37 @@ TARGETS = {
         ],
         lambda root, run: (_files("ISIC2018_Task3_Test_Input/*.jpg")(root), len(pd.read_csv(run / "predictions.csv"))),
         needs="classifier",
+    ),
+    "isic2019": _source(
+        "isic2019",
+        "ISIC_2019_Training_GroundTruth.csv",
+        lambda root: generate_isic2019(root, num_lesions=75, seed=0, image_size=(48, 36)),
+        "data.drop=[scc]",
+    ),
+    "isic2020": _source(
+        "isic2020",
+        "train.csv",
+        lambda root: generate_isic2020(root, num_lesions=75, seed=0, image_size=(48, 36)),
+        "data.classes=[bkl,mel,nv]",
+        "data.drop=[unknown]",
+    ),
+    "bcn20000": _source(
+        "bcn20000",
+        "*metadata*.csv",
+        lambda root: generate_bcn20000(root, num_lesions=75, seed=0, image_size=(48, 36)),
+        "data.drop=[scc]",
+    ),
+    "derm7pt": _source(
+        "derm7pt",
+        "meta/meta.csv",
+        lambda root: generate_derm7pt(root, num_lesions=40, seed=0, image_size=(48, 36)),
+        "data.drop=[unknown]",
+    ),
+    "pad_ufes20": _source(
+        "pad_ufes20",
+        "metadata.csv",
+        lambda root: generate_pad_ufes20(root, num_lesions=60, seed=0, image_size=(48, 36)),
+        "data.merge={scc: akiec}",
     ),
     "predict": Target(
         "predict.py",
@@ -371,6 +427,61 @@ SEG_IMAGE = "ISIC2018_Task1-2_Training_Input/*.jpg"
 TRUTH = ["truth=input/ISIC2018_Task1_Training_GroundTruth"]  # relative to the test's folder, the working directory
 
 
+I19_GT, I19_META = "ISIC_2019_Training_GroundTruth.csv", "ISIC_2019_Training_Metadata.csv"
+I19_IMAGE = "ISIC_2019_Training_Input/*.jpg"
+I20_CSV, I20_IMAGE = "train.csv", "jpeg/train/*.jpg"
+BCN_CSV, BCN_IMAGE = "metadata.csv", "ISIC-images/*.jpg"
+NOT_UTF8 = lambda b: b.replace(b"male", b"m\xe4le", 1)  # noqa: E731
+DERM_CSV, DERM_IMAGE, DERM_TEST = "meta/meta.csv", "images/*/*.jpg", "meta/test_indexes.csv"  # *.jpg: derm, not clinic
+PAD_CSV, PAD_IMAGE = "metadata.csv", "images/imgs_part_1/*.png"
+
+
+def derm7pt_case_twice(root):
+    """The first case of train_indexes.csv also in test_indexes.csv (in place of the first test case)."""
+    train = pd.read_csv(root / "meta" / "train_indexes.csv", dtype=str)
+    csv_edit(DERM_TEST, cell("indexes", train.at[0, "indexes"]))(root)
+
+
+def pad_nested_parts(root):
+    """imgs_part_1/ unpacked into imgs_part_1/imgs_part_1/, as its zip does."""
+    part = root / "images" / "imgs_part_1"
+    part.rename(root / "images" / "unpacked")
+    part.mkdir()
+    (root / "images" / "unpacked").rename(part / "imgs_part_1")
+
+
+def pad_lesion_of_two_patients(df):
+    lesion = df["lesion_id"].value_counts().index[0]  # a lesion with several images
+    df.loc[df.index[df["lesion_id"] == lesion][1], "patient_id"] = "PAT_0"
+    return df
+
+
+def pad_diagnostic(value: str):
+    """Every image of the first row's lesion diagnosed `value`."""
+    return lambda df: df.assign(diagnostic=df["diagnostic"].where(df["lesion_id"] != df.at[0, "lesion_id"], value))
+
+
+def flip_benign_malignant(df):
+    df.loc[0, "benign_malignant"] = "malignant" if df.loc[0, "benign_malignant"] == "benign" else "benign"
+    return df
+
+
+def isic_site_folders(root):
+    """ISIC 2020's images where the ISIC site's zip puts them."""
+    (root / "ISIC_2020_Training_JPEG").mkdir()
+    shutil.move(root / "jpeg" / "train", root / "ISIC_2020_Training_JPEG" / "train")
+
+
+def two_bcn_csvs(root):
+    (root / BCN_CSV).rename(root / "bcn20000_metadata_2023-08-28.csv")
+    shutil.copy(root / "bcn20000_metadata_2023-08-28.csv", root / "bcn20000_metadata_2024-01-01.csv")
+
+
+def no_diagnosis_at_all(df):
+    df.loc[0, ["diagnosis_1", "diagnosis_2", "diagnosis_3"]] = ""
+    return df
+
+
 def crlf_bom(data: bytes) -> bytes:
     return b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
 
@@ -469,6 +580,100 @@ FAULTS = [
     Fault("isic2018_task3", "metadata age blank", csv_edit(T3_META, cell("age", "")), RUNS + "a blank age is the training mean, flagged"),
     Fault("isic2018_task3", "Windows line endings and a BOM", csv_bytes(T3_GT, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
     Fault("isic2018_task3", "data.root is a file", root_is_a_file, r"data.root does not exist or is not a folder"),
+    # --- ISIC 2019 (train.py data=isic2019 data.drop=[scc])
+    Fault("isic2019", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic2019", "scc kept", lambda root: None, r"classes outside data.classes=.*\(scc: \d+ in isic2019\): merge each .*data.drop", ["data.drop=[]"]),
+    Fault("isic2019", "scc merged", lambda root: None, RUNS + "data.merge={scc: akiec} trains SCC as akiec", ["data.drop=[]", "data.merge={scc: akiec}"]),
+    Fault("isic2019", "image missing", remove(I19_IMAGE), r"1 image\(s\) listed in .*ISIC_2019_Training_GroundTruth.csv not found .*line \d+ \(ISIC_\d+(_downsampled)?\)"),
+    Fault("isic2019", "image truncated", write(I19_IMAGE, truncated), r"ISIC_\d+(_downsampled)?.jpg \(truncated JPEG"),
+    Fault("isic2019", "text under .jpg", write(I19_IMAGE, lambda p: b"hello\n"), r"ISIC_\d+(_downsampled)?.jpg \(not an image"),
+    Fault("isic2019", "one-hot column missing", csv_edit(I19_GT, lambda df: df.drop(columns="SCC")), r"ISIC_2019_Training_GroundTruth.csv: missing column\(s\) SCC"),
+    Fault("isic2019", "two diagnoses in a row", csv_edit(I19_GT, one_hot_twice), r"GroundTruth.csv: each row needs exactly one 1 among \['MEL', .*'UNK'\], the rest 0: line 2 \(ISIC_"),
+    Fault("isic2019", "site unknown", csv_edit(I19_META, cell("anatom_site_general", "knee")), r"site value\(s\) skinlight cannot map: 'knee' \(1 image\(s\), e.g. ISIC_\d+.*data.sites.isic2019"),
+    Fault("isic2019", "image without metadata", csv_edit(I19_META, lambda df: df.iloc[1:]), r"GroundTruth.csv: 1 image\(s\) have no row in ISIC_2019_Training_Metadata.csv: line 2 \(ISIC_"),
+    Fault("isic2019", "metadata of no image", csv_edit(I19_META, lambda df: pd.concat([df, df.iloc[:1].assign(image="ISIC_9999999")])), r"Metadata.csv: 1 image\(s\) have no row in ISIC_2019_Training_GroundTruth.csv: line \d+ \(ISIC_9999999\)"),
+    Fault("isic2019", "image twice", csv_edit(I19_GT, lambda df: pd.concat([df, df.iloc[:1]])), r"GroundTruth.csv: image listed more than once: ISIC_"),
+    Fault("isic2019", "header only", csv_bytes(I19_GT, lambda b: b.splitlines(keepends=True)[0]), r"ISIC_2019_Training_GroundTruth.csv has a header but no rows"),
+    Fault("isic2019", "empty CSV", csv_bytes(I19_META, lambda b: b""), r"ISIC_2019_Training_Metadata.csv is empty"),
+    Fault("isic2019", "not UTF-8", csv_bytes(I19_META, NOT_UTF8), r"ISIC_2019_Training_Metadata.csv is not UTF-8 text"),
+    Fault("isic2019", "data.root empty", emptied, r"ground-truth CSV not found: .*ISIC_2019_Training_GroundTruth.csv \(the folder holds: nothing\)"),
+    # --- SIIM-ISIC 2020 (train.py data=isic2020 data.classes=[bkl,mel,nv] data.drop=[unknown])
+    Fault("isic2020", "untouched", lambda root: None, RUNS + "the synthetic copy as written"),
+    Fault("isic2020", "the ISIC site's folders", isic_site_folders, RUNS + "images are found in any folder below data.root"),
+    Fault("isic2020", "unknown kept", lambda root: None, r"classes outside data.classes=\['bkl', 'mel', 'nv'\] \(unknown: \d+ in isic2020\)", ["data.drop=[]"]),
+    Fault("isic2020", "image missing", remove(I20_IMAGE), r"1 image\(s\) listed in .*train.csv not found .*line \d+ \(ISIC_\d+\)"),
+    Fault("isic2020", "image truncated", write(I20_IMAGE, truncated), r"ISIC_\d+.jpg \(truncated JPEG"),
+    Fault("isic2020", "text under .jpg", write(I20_IMAGE, lambda p: b"hello\n"), r"ISIC_\d+.jpg \(not an image"),
+    Fault("isic2020", "diagnosis column missing", csv_edit(I20_CSV, lambda df: df.drop(columns="diagnosis")), r"train.csv: missing column\(s\) diagnosis"),
+    Fault("isic2020", "diagnosis unknown", csv_edit(I20_CSV, cell("diagnosis", "lentigo simplex")), r"train.csv: diagnosis value\(s\) skinlight cannot map: 'lentigo simplex' \(1 image\(s\), e.g. ISIC_\d+\).*with data.labels="),
+    Fault("isic2020", "target not 0 or 1", csv_edit(I20_CSV, cell("target", "2")), r"train.csv: target must be 0 or 1 and agree with benign_malignant .*line 2 \(ISIC_\d+: target '2'"),
+    Fault("isic2020", "target disagrees", csv_edit(I20_CSV, flip_benign_malignant), r"train.csv: target must be 0 or 1 and agree .*line 2 \(ISIC_\d+: target '[01]', benign_malignant '(benign|malignant)'\)"),
+    Fault("isic2020", "image_name twice", csv_edit(I20_CSV, lambda df: pd.concat([df, df.iloc[:1]])), r"train.csv: image_name listed more than once: ISIC_"),
+    Fault("isic2020", "header only", csv_bytes(I20_CSV, lambda b: b.splitlines(keepends=True)[0]), r"train.csv has a header but no rows"),
+    Fault("isic2020", "empty CSV", csv_bytes(I20_CSV, lambda b: b""), r"train.csv is empty"),
+    Fault("isic2020", "not UTF-8", csv_bytes(I20_CSV, NOT_UTF8), r"train.csv is not UTF-8 text"),
+    Fault("isic2020", "Windows line endings and a BOM", csv_bytes(I20_CSV, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("isic2020", "data.root empty", emptied, r"metadata CSV not found: .*train.csv \(the folder holds: nothing\)"),
+    # --- BCN20000, the ISIC Archive's collection download (train.py data=bcn20000 data.drop=[scc])
+    Fault("bcn20000", "untouched", lambda root: None, RUNS + "the synthetic copy as written (vascular lesions: diagnosis_2)"),
+    Fault("bcn20000", "scc merged", lambda root: None, RUNS + "data.merge={scc: akiec} trains SCC as akiec", ["data.drop=[]", "data.merge={scc: akiec}"]),
+    Fault("bcn20000", "image missing", remove(BCN_IMAGE), r"1 image\(s\) listed in .*metadata.csv not found .*line \d+ \(ISIC_\d+\)"),
+    Fault("bcn20000", "image truncated", write(BCN_IMAGE, truncated), r"ISIC_\d+.jpg \(truncated JPEG"),
+    Fault("bcn20000", "text under .jpg", write(BCN_IMAGE, lambda p: b"hello\n"), r"ISIC_\d+.jpg \(not an image"),
+    Fault("bcn20000", "diagnosis column missing", csv_edit(BCN_CSV, lambda df: df.drop(columns="diagnosis_3")), r"metadata.csv: no diagnosis column: expected diagnosis_3 .* or diagnosis .*; found isic_id"),
+    Fault("bcn20000", "lesion_id column missing", csv_edit(BCN_CSV, lambda df: df.drop(columns="lesion_id")), r"metadata.csv: missing column\(s\) lesion_id"),
+    Fault("bcn20000", "diagnosis unknown", csv_edit(BCN_CSV, cell("diagnosis_3", "Lentigo simplex")), r"metadata.csv: diagnosis value\(s\) skinlight cannot map: 'lentigo simplex' \(1 image\(s\), e.g. ISIC_\d+\).*with data.labels="),
+    Fault("bcn20000", "no diagnosis at any level", csv_edit(BCN_CSV, no_diagnosis_at_all), r"metadata.csv: blank diagnosis for ISIC_\d+"),
+    Fault("bcn20000", "isic_id twice", csv_edit(BCN_CSV, lambda df: pd.concat([df, df.iloc[:1]])), r"metadata.csv: isic_id listed more than once: ISIC_"),
+    Fault("bcn20000", "header only", csv_bytes(BCN_CSV, lambda b: b.splitlines(keepends=True)[0]), r"metadata.csv has a header but no rows"),
+    Fault("bcn20000", "empty CSV", csv_bytes(BCN_CSV, lambda b: b""), r"metadata.csv is empty"),
+    Fault("bcn20000", "not UTF-8", csv_bytes(BCN_CSV, NOT_UTF8), r"metadata.csv is not UTF-8 text"),
+    Fault("bcn20000", "two dated metadata CSVs", two_bcn_csvs, r"2 BCN20000 metadata CSVs in .* \(bcn20000_metadata_2023-08-28.csv, bcn20000_metadata_2024-01-01.csv\): keep one"),
+    Fault("bcn20000", "data.root empty", emptied, r"metadata CSV not found: .*metadata.csv \(the folder holds: nothing\)"),
+    # --- Derm7pt release_v0 (train.py data=derm7pt data.drop=[unknown])
+    Fault("derm7pt", "untouched", lambda root: None, RUNS + "the synthetic copy as written, the index files' split kept"),
+    Fault("derm7pt", "unknown kept", lambda root: None, r"classes outside data.classes=.*\(unknown: \d+ in derm7pt\): merge each .*data.drop", ["data.drop=[]"]),
+    Fault("derm7pt", "image missing", remove(DERM_IMAGE), r"1 dermoscopic image\(s\) listed in .*meta/meta.csv not found: line 2 \(derm7pt_1: .*images/F01/f0002.jpg\)"),
+    Fault("derm7pt", "image truncated", write(DERM_IMAGE, truncated), r"f0002.jpg \(truncated JPEG"),
+    Fault("derm7pt", "text under .jpg", write(DERM_IMAGE, lambda p: b"hello\n"), r"f0002.jpg \(not an image"),
+    Fault("derm7pt", "clinical images missing", remove_all("images/*/*.JPG"), RUNS + "the clinical images are not read"),
+    Fault("derm7pt", "diagnosis column missing", csv_edit(DERM_CSV, lambda df: df.drop(columns="diagnosis")), r"meta/meta.csv: missing column\(s\) diagnosis"),
+    Fault("derm7pt", "diagnosis unknown", csv_edit(DERM_CSV, cell("diagnosis", "freckle")), r"meta.csv: diagnosis value\(s\) skinlight cannot map: 'freckle' \(1 image\(s\), e.g. derm7pt_1\).*with data.labels="),
+    Fault("derm7pt", "location unknown", csv_edit(DERM_CSV, cell("location", "knee")), r"meta.csv: site value\(s\) skinlight cannot map: 'knee' \(1 image\(s\), e.g. derm7pt_1\).*with data.sites="),
+    Fault("derm7pt", "diagnosis blank", csv_edit(DERM_CSV, cell("diagnosis", "")), r"meta/meta.csv: blank diagnosis for 1 image\(s\): derm7pt_1; give them a class with data.labels=\{blank: unknown\}"),
+    Fault("derm7pt", "diagnosis blank, mapped", csv_edit(DERM_CSV, cell("diagnosis", "")), RUNS + "data.labels={blank: unknown} with data.drop=[unknown] leaves it out", ["data.labels={blank: unknown}"]),
+    Fault("derm7pt", "derm cell blank", csv_edit(DERM_CSV, cell("derm", "")), r"meta/meta.csv: blank derm on line 2"),
+    Fault("derm7pt", "case_num twice", csv_edit(DERM_CSV, lambda df: pd.concat([df, df.iloc[:1]])), r"meta/meta.csv: case_num listed more than once: 1"),
+    Fault("derm7pt", "header only", csv_bytes(DERM_CSV, lambda b: b.splitlines(keepends=True)[0]), r"meta/meta.csv has a header but no rows"),
+    Fault("derm7pt", "empty CSV", csv_bytes(DERM_CSV, lambda b: b""), r"meta/meta.csv is empty"),
+    Fault("derm7pt", "not UTF-8", csv_bytes(DERM_CSV, NOT_UTF8), r"meta/meta.csv is not UTF-8 text"),
+    Fault("derm7pt", "Windows line endings and a BOM", csv_bytes(DERM_CSV, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("derm7pt", "index out of range", csv_edit(DERM_TEST, cell("indexes", "9999")), r"test_indexes.csv: index out of range \(meta/meta.csv has \d+ rows, 0..\d+\): line 2 \(9999\)"),
+    Fault("derm7pt", "index not a number", csv_edit("meta/valid_indexes.csv", cell("indexes", "two")), r"valid_indexes.csv: indexes must be whole numbers \(0-based rows of meta/meta.csv\): line 2 \('two'\)"),
+    Fault("derm7pt", "case in two index files", derm7pt_case_twice, r"a case is in one index file only, but: derm7pt_\d+ \(line \d+\) in train_indexes.csv line 2 and test_indexes.csv line 2"),
+    Fault("derm7pt", "case in no index file", csv_edit(DERM_TEST, lambda df: df.iloc[1:]), r"meta/meta.csv: 1 case\(s\) in none of the index files \(train_indexes.csv, valid_indexes.csv, test_indexes.csv\): line \d+ \(derm7pt_\d+\)"),
+    Fault("derm7pt", "index file missing", remove("meta/valid_indexes.csv"), r"Derm7pt index CSV not found: .*meta/valid_indexes.csv"),
+    Fault("derm7pt", "data.root empty", emptied, r"folder not found: .*/meta \(.* holds: nothing\)"),
+    # --- PAD-UFES-20 (train.py data=pad_ufes20 data.merge={scc: akiec})
+    Fault("pad_ufes20", "untouched", lambda root: None, RUNS + "the synthetic copy as written, split by patient"),
+    Fault("pad_ufes20", "scc kept", lambda root: None, r"classes outside data.classes=.*\(scc: \d+ in pad_ufes20\): merge each .*data.drop", ["~data.merge"]),
+    Fault("pad_ufes20", "its six classes", lambda root: None, RUNS + "data.classes names the six classes of the data", ["~data.merge", "data.classes=[akiec,bcc,bkl,mel,nv,scc]"]),
+    Fault("pad_ufes20", "image missing", remove(PAD_IMAGE), r"1 image\(s\) listed in .*metadata.csv not found .*line \d+ \(PAT_\d+_\d+_\d+\)"),
+    Fault("pad_ufes20", "image truncated", write(PAD_IMAGE, truncated), r"PAT_\d+_\d+_\d+.png \(truncated PNG"),
+    Fault("pad_ufes20", "text under .png", write(PAD_IMAGE, lambda p: b"hello\n"), r"PAT_\d+_\d+_\d+.png \(not an image"),
+    Fault("pad_ufes20", "JPEG bytes under .png", write(PAD_IMAGE, lambda p: encoded(p, "JPEG")), RUNS + "the format is read from the bytes, not the name"),
+    Fault("pad_ufes20", "images in nested folders", pad_nested_parts, RUNS + "images are found in any folder below data.root"),
+    Fault("pad_ufes20", "diagnostic column missing", csv_edit(PAD_CSV, lambda df: df.drop(columns="diagnostic")), r"metadata.csv: missing column\(s\) diagnostic"),
+    Fault("pad_ufes20", "diagnostic unknown", csv_edit(PAD_CSV, pad_diagnostic("LEN")), r"metadata.csv: diagnosis value\(s\) skinlight cannot map: 'len' \(\d+ image\(s\), e.g. PAT_\d+_\d+_\d+\).*with data.labels="),
+    Fault("pad_ufes20", "lesion with two diagnoses", csv_edit(PAD_CSV, lambda df: two_diagnoses(df.rename(columns={"diagnostic": "dx"})).rename(columns={"dx": "diagnostic"})), r"metadata.csv: a lesion has one diagnosis.*\d+: .* on lines \d+, \d+"),
+    Fault("pad_ufes20", "lesion of two patients", csv_edit(PAD_CSV, pad_lesion_of_two_patients), r"metadata.csv: a lesion is one patient's, but lesion_id\(s\) have images of two: \d+: PAT_0, PAT_\d+"),
+    Fault("pad_ufes20", "img_id twice", csv_edit(PAD_CSV, lambda df: pd.concat([df, df.iloc[:1]])), r"metadata.csv: img_id listed more than once: PAT_\d+_\d+_\d+.png"),
+    Fault("pad_ufes20", "gender and region blank", csv_edit(PAD_CSV, lambda df: cell("region", "")(cell("gender", "")(df))), RUNS + "a blank sex or site is 'unknown'"),
+    Fault("pad_ufes20", "header only", csv_bytes(PAD_CSV, lambda b: b.splitlines(keepends=True)[0]), r"metadata.csv has a header but no rows"),
+    Fault("pad_ufes20", "empty CSV", csv_bytes(PAD_CSV, lambda b: b""), r"metadata.csv is empty"),
+    Fault("pad_ufes20", "not UTF-8", csv_bytes(PAD_CSV, lambda b: b.replace(b"True", b"Tr\xfce", 1)), r"metadata.csv is not UTF-8 text"),
+    Fault("pad_ufes20", "Windows line endings and a BOM", csv_bytes(PAD_CSV, crlf_bom), RUNS + "CSVs are read as UTF-8 with an optional BOM, any line ending"),
+    Fault("pad_ufes20", "data.root empty", emptied, r"metadata CSV not found: .*metadata.csv \(the folder holds: nothing\)"),
     # --- predict.py on a CSV of images with metadata (a metadata classifier)
     Fault("predict", "untouched", lambda root: None, RUNS + "the input as written"),
     Fault("predict", "image column missing", csv_edit("input.csv", lambda df: df.rename(columns={"image": "file"})), r"input.csv: no image or path column"),

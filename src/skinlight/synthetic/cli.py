@@ -1,6 +1,8 @@
 """``skinlight-synthetic`` (or ``python -m skinlight.synthetic``): write a synthetic dataset in a real layout.
 
-    skinlight-synthetic [--layout ham10000|isic_binary|isic2018|isic2018_task3|ph2] --out DIR [--seed S] [options]
+    skinlight-synthetic [--layout ham10000|isic_binary|isic2018|isic2018_task3|ph2|...] --out DIR [--seed S] [options]
+
+(the layouts: LAYOUTS below, e.g. isic2019 [--ham10000-root DIR], isic2020, bcn20000 [--export 2023|2024])
 
 Each layout takes its own options (listed by ``--help``); an option of another layout is refused.
 """
@@ -13,9 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skinlight.errors import exit_on_user_error
+from skinlight.synthetic.bcn20000 import generate_bcn20000
+from skinlight.synthetic.derm7pt import generate_derm7pt
 from skinlight.synthetic.ham10000 import generate_ham10000
 from skinlight.synthetic.isic2018_task3 import generate_isic2018_task3
+from skinlight.synthetic.isic2019 import generate_isic2019
+from skinlight.synthetic.isic2020 import generate_isic2020
 from skinlight.synthetic.isic_binary import generate_isic_binary
+from skinlight.synthetic.pad_ufes20 import generate_pad_ufes20
 from skinlight.synthetic.segmentation import generate_isic2018, generate_ph2
 
 
@@ -49,6 +56,36 @@ def _ph2(a: argparse.Namespace) -> str:
     return f"wrote PH2 layout with {a.num_cases} cases to {a.out}"
 
 
+def _isic2019(a: argparse.Namespace) -> str:
+    size = (a.width, a.height)
+    rows = generate_isic2019(a.out, a.num_lesions[0], a.seed, size, a.ham10000_root, a.shared)
+    copies = f", {rows['copy_of'].notna().sum()} of them copies of {a.ham10000_root}" if a.ham10000_root else ""
+    return f"wrote ISIC 2019 layout with {len(rows)} images to {a.out}{copies} (listed in synthetic.json)"
+
+
+def _isic2020(a: argparse.Namespace) -> str:
+    table = generate_isic2020(a.out, a.num_lesions[0], a.seed, (a.width, a.height))
+    return f"wrote ISIC 2020 layout with {len(table)} images of {table.patient_id.nunique()} patients to {a.out}"
+
+
+def _bcn20000(a: argparse.Namespace) -> str:
+    table = generate_bcn20000(a.out, a.num_lesions[0], a.seed, (a.width, a.height), a.export)
+    return f"wrote BCN20000 layout ({a.export} export) with {len(table)} images to {a.out}"
+
+
+def _derm7pt(a: argparse.Namespace) -> str:
+    meta = generate_derm7pt(a.out, a.num_lesions[0], a.seed, (a.width, a.height))
+    return f"wrote Derm7pt layout with {len(meta)} cases to {a.out}: " + ", ".join(
+        f"{s} {n}" for s, n in meta["split"].value_counts().items()
+    )
+
+
+def _pad_ufes20(a: argparse.Namespace) -> str:
+    meta = generate_pad_ufes20(a.out, a.num_lesions[0], a.seed, (a.width, a.height))
+    lesions, patients = meta["lesion_id"].nunique(), meta["patient_id"].nunique()
+    return f"wrote PAD-UFES-20 layout with {len(meta)} images of {lesions} lesions of {patients} patients to {a.out}"
+
+
 @dataclass(frozen=True)
 class Layout:
     about: str
@@ -78,6 +115,31 @@ LAYOUTS = {
         {"num_lesions": [40, 160], "width": 600, "height": 450},
     ),
     "ph2": Layout("PH2 images, masks and diagnoses (data=ph2)", _ph2, {"num_cases": 200, "table": "txt", "workers": 2}),
+    "isic2019": Layout(
+        "ISIC 2019 training set, optionally holding a HAM10000 folder's images (data=isic2019)",
+        _isic2019,
+        {"num_lesions": [200], "width": 600, "height": 450, "ham10000_root": None, "shared": 0.5},
+    ),
+    "isic2020": Layout(
+        "SIIM-ISIC 2020 training set, Kaggle layout (data=isic2020)",
+        _isic2020,
+        {"num_lesions": [200], "width": 600, "height": 450},
+    ),
+    "bcn20000": Layout(
+        "BCN20000 as the ISIC Archive's collection download (data=bcn20000)",
+        _bcn20000,
+        {"num_lesions": [200], "width": 600, "height": 450, "export": "2024"},
+    ),
+    "derm7pt": Layout(
+        "Derm7pt release_v0 with its split index files (data=derm7pt)",
+        _derm7pt,
+        {"num_lesions": [200], "width": 768, "height": 512},
+    ),
+    "pad_ufes20": Layout(
+        "PAD-UFES-20, PNG images of several lesions per patient (data=pad_ufes20)",
+        _pad_ufes20,
+        {"num_lesions": [200], "width": 512, "height": 512},
+    ),
 }
 
 
@@ -103,7 +165,8 @@ EPILOG = "\n".join(
             for name, layout in LAYOUTS.items()
         ),
         "",
-        "--num-lesions takes one value N for ham10000 and two, VALIDATION TEST, for isic2018_task3.",
+        "--num-lesions takes one value N for ham10000 (and isic2019, isic2020, bcn20000) and two, VALIDATION TEST,"
+        " for isic2018_task3.",
         "An option of another layout than --layout's is refused. The output folder must be new or empty.",
         "",
         "examples:",
@@ -148,6 +211,9 @@ def _parser() -> argparse.ArgumentParser:
     option("--height", "image height in pixels", type=_positive_int, metavar="PX")
     option("--size", "square image side in pixels", type=_positive_int, metavar="PX")
     option("--workers", "worker processes", type=_positive_int, metavar="K")
+    option("--ham10000-root", "a HAM10000-layout folder whose images are copied in", type=Path, metavar="DIR")
+    option("--shared", "share of that folder's images included under their own ids", type=float, metavar="F")
+    option("--export", "the ISIC Archive export's form", choices=("2023", "2024"))
     return p
 
 
