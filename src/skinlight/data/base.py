@@ -174,8 +174,14 @@ class LesionDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0 and split != "train",
             worker_init_fn=seed_worker_transform,
             pin_memory=torch.cuda.is_available(),
-            drop_last=False,
+            drop_last=split == "train" and self._last_batch_of_one(split, sampler),
         )
+
+    def _last_batch_of_one(self, split: str, sampler) -> bool:
+        """Whether an epoch of `split` would end on a batch of one image (BatchNorm cannot train on it): that
+        image, a different one each shuffled epoch, is then left out of the epoch."""
+        drawn = len(sampler) if sampler is not None else len(self.datasets[split])
+        return drawn > 1 and drawn % self.batch_size == 1
 
     def split_dataloader(self, split: str) -> DataLoader:
         """The images of `split` in table order, unshuffled and unresampled (evaluation, e.g. of the train split)."""

@@ -36,6 +36,7 @@ from skinlight.errors import ConfigError
 log = logging.getLogger(__name__)
 SOURCES = ("ham10000", "isic2019", "isic2020", "bcn20000", "derm7pt", "pad_ufes20")
 SPLIT_EXTRA = ["source", "patient_id"]  # split.csv's columns beyond the contract's
+MIN_GROUPS = 3  # groups a class needs to be split (test, val and train each get one)
 OUTSIDE = "outside"  # the dataset of test images of classes the model cannot predict (outside="keep")
 
 
@@ -68,7 +69,8 @@ def read_source(
 
 def split_by_group(table: pd.DataFrame, target: str, split_args: dict) -> pd.DataFrame:
     """`split` and `fold` for each image: whole groups (group_id) go to one split, validation and test drawn
-    from the groups that hold `target`'s images only, stratified by the group's rarest common class.
+    from the groups that hold `target`'s images only, stratified by the group's rarest common class (a class of
+    fewer than MIN_GROUPS groups is all train, with a warning).
 
     Other sources' images in a group chosen for validation or test become "unused" (test comes from the target
     alone, and they cannot be trained on without leaking); every other image is train. A download that fixes
@@ -85,6 +87,16 @@ def split_by_group(table: pd.DataFrame, target: str, split_args: dict) -> pd.Dat
     if given:
         first = table.groupby("group_id")["split"].first()
         drawn["split"] = drawn["group_id"].map(first)
+    sizes = drawn["dx"].value_counts()
+    rare = sorted(sizes.index[sizes < MIN_GROUPS]) if not given else []
+    if rare:  # too few to stratify (one for test, one for val, one to train): trained on, said in the log
+        log.warning(
+            "class(es) %s have fewer than %d groups in %s: all train, none tested",
+            ", ".join(f"{c} ({sizes[c]})" for c in rare),
+            MIN_GROUPS,
+            target,
+        )
+        drawn = drawn[~drawn["dx"].isin(rare)]
     present = sorted(drawn["dx"].unique(), key=order.get)
     strata = drawn.assign(lesion_id=drawn["group_id"], label=drawn["dx"].map({c: i for i, c in enumerate(present)}))
     if given and strata["split"].eq("val").any():

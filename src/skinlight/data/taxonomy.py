@@ -53,7 +53,8 @@ def _extended(table: Mapping[str, str], extra: Mapping | None, vocabulary, key: 
 
 def map_values(values: pd.Series, table: Mapping[str, str], what: str, source: str, key: str, ids) -> pd.Series:
     """Native values (case and spaces ignored; blank: "unknown" unless `what` is a diagnosis) as common ones."""
-    text = values.astype("string").str.strip().str.lower()
+    original = values.astype("string").str.strip()
+    text = original.str.lower()
     blank = text.isna() | (text == "")
     if what == "diagnosis" and blank.any():
         if BLANK not in table:
@@ -66,8 +67,8 @@ def map_values(values: pd.Series, table: Mapping[str, str], what: str, source: s
     mapped = text.map(table)
     unmapped = mapped.isna() & ~blank
     if unmapped.any():
-        found = text[unmapped].value_counts()
-        listed = show(f"{value!r} ({n} image(s), e.g. {ids[text == value].iloc[0]})" for value, n in found.items())
+        found = original[unmapped].value_counts()  # as the file spells them
+        listed = show(f"{value!r} ({n} image(s), e.g. {ids[original == value].iloc[0]})" for value, n in found.items())
         raise DataError(
             f"{source}: {what} value(s) skinlight cannot map: {listed}; map each onto one of "
             f"{sorted(set(table.values()))} with {key}" + "={'<value>': <common name>}"

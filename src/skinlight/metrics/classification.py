@@ -38,6 +38,7 @@ from torchmetrics.classification import (
     MulticlassStatScores,
     MultilabelStatScores,
 )
+from torchmetrics.utilities.data import dim_zero_cat
 from torchmetrics.wrappers import ClasswiseWrapper, LambdaInputTransformer
 
 
@@ -120,6 +121,21 @@ class OneVsRestAtHalf(MultilabelStatScores):
         return torch.where(total > 0, hit / total.clamp(min=1), 1.0)
 
 
+class PresentClassAUROC(MulticlassAUROC):
+    """One-vs-rest AUROC per class, NaN for a class without a positive image (torchmetrics scores it 0, e.g. a
+    class data.classes names but another dataset's test split lacks); `macro`: their mean over the classes present."""
+
+    def __init__(self, num_classes: int, macro: bool):
+        super().__init__(num_classes, average=None)
+        self.macro = macro
+
+    def compute(self) -> Tensor:
+        per_class = super().compute()
+        present = torch.bincount(dim_zero_cat(self.target).long(), minlength=self.num_classes) > 0
+        per_class = torch.where(present, per_class, torch.nan)
+        return per_class.nanmean() if self.macro else per_class
+
+
 def classification_metrics(class_names, prefix: str) -> MetricCollection:
     """All metrics for `len(class_names)` classes; update with (probabilities, targets)."""
     n, names = len(class_names), list(class_names)
@@ -129,7 +145,7 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
         "f1_macro": MulticlassF1Score(n, average="macro"),
         "precision_macro": MulticlassPrecision(n, average="macro"),
         "recall_macro": MulticlassRecall(n, average="macro"),
-        "auroc_macro": MulticlassAUROC(n, average="macro"),
+        "auroc_macro": PresentClassAUROC(n, macro=True),
         "ece": MulticlassCalibrationError(n, n_bins=15, norm="l1"),
         "balanced_acc_ovr": OneVsRestBalancedAccuracy(n),
     }
@@ -141,10 +157,11 @@ def classification_metrics(class_names, prefix: str) -> MetricCollection:
         "precision": MulticlassPrecision,
         "f1": MulticlassF1Score,
         "specificity": MulticlassSpecificity,
-        "auroc": MulticlassAUROC,
+        "auroc": partial(PresentClassAUROC, macro=False),
     }
     for name, cls in per_class.items():
-        metrics[f"{name}_per_class"] = ClasswiseWrapper(cls(n, average=None), labels=names, prefix=f"{name}_")
+        metric = cls(n) if name == "auroc" else cls(n, average=None)
+        metrics[f"{name}_per_class"] = ClasswiseWrapper(metric, labels=names, prefix=f"{name}_")
     for rate in ("sensitivity", "specificity") if n > 2 else ():
         metrics[f"ovr_{rate}_per_class"] = ClasswiseWrapper(
             OneVsRestAtHalf(n, rate), labels=names, prefix=f"ovr_{rate}_"
