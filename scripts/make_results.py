@@ -30,7 +30,12 @@ CLS_METRICS = {
     "macro AUROC": "test/auroc_macro",
     "mel recall": "test/recall_mel",
 }
-SEG_METRICS = {"Dice": "test/dice", "IoU": "test/iou", "thr. Jaccard": "test/thresholded_jaccard", "HD95 px": "test/hd95"}
+SEG_METRICS = {
+    "Dice": "test/dice",
+    "IoU": "test/iou",
+    "thr. Jaccard": "test/thresholded_jaccard",
+    "HD95 px": "test/hd95",
+}
 # folder name prefix -> (section title, metrics, what the rows compare, the part of results/README.md that runs it)
 SECTIONS = {
     "cls_": (
