@@ -77,7 +77,7 @@ def options_for(group: str, task: str) -> list[str]:
     for source in HydraConfig.get().runtime.config_sources:
         if source.provider != "main" or source.schema != "file":
             continue
-        for path in sorted(Path(source.path, group).glob("*.yaml")):
+        for path in sorted(Path(source.path, group).glob("[!_]*.yaml")):  # _name.yaml: a base, no option
             node = OmegaConf.load(path)  # a group option's own file: its _target_ (or its package's, for _global_)
             target = node.get("_target_") or OmegaConf.select(node, f"{group}._target_")
             parent = next((d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_"), None)
