@@ -154,8 +154,8 @@ CLASSIFIER = ("model=classifier", "backbone=timm_test")
             [],
             CLASSIFIER,
             "data=isic2018 is for segmentation but model=classifier does classification: use "
-            "data=bcn20000|combined|derm7pt|ham10000|isic2018_task3|isic2019|isic2020|isic_binary|pad_ufes20|synthetic, "
-            "or model=deeplabv3plus|unet|unet_elgohary",
+            "data=bcn20000|combined|derm7pt|ham10000|isic2018_task3|isic2019|isic2020|isic_binary|pad_ufes20|"
+            "synthetic, or model=deeplabv3plus|unet|unet_elgohary",
         ),
         (["data=ham10000", "loss=dice"], CLASSIFIER, "loss=dice is for segmentation but model=classifier"),
         (["model.net.encoder_name=resnet5O"], FAST_MODEL, "model.net.encoder_name='resnet5O' is not an smp encoder"),
