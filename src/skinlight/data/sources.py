@@ -160,10 +160,10 @@ class SourceDataModule(ClassificationDataModule):
     def leave_out_seen(self, table: pd.DataFrame) -> pd.DataFrame:
         """`seen` (eval.py: the ids of the images the evaluated model was trained on) -> "unused", counted."""
         seen = table["image_id"].isin(self.seen) & (table["split"] != UNUSED)
+        self.seen_count = int((seen & (table["split"] == "test")).sum())  # what the test split would have held
         if seen.any():
-            log.info("%d image(s) the model was trained on (same ISIC id) left out: unused", seen.sum())
+            log.info("%d image(s) the model was trained on (same id) left out: unused", seen.sum())
             table.loc[seen, ["split", "fold"]] = [UNUSED, pd.NA]
-        self.seen_count = int(seen.sum())
         return table
 
     def select(self, table: pd.DataFrame) -> pd.DataFrame:

@@ -158,7 +158,7 @@ class Transfer:
         print(f"class mapping of the {cfg.split} images ({self.datamodule.source} -> the model's classes):")
         print(tabulate(mapping, headers="keys", showindex=False))
         seen = {prefix + "seen_in_training": float(self.datamodule.seen_count)}
-        print(f"{self.datamodule.seen_count} image(s) of the data the model was trained on (same id) left out")
+        print(f"{self.datamodule.seen_count} {cfg.split} image(s) the model trained or validated on left out (same id)")
         if self.outside is None:
             return {prefix + "outside_images": 0.0, **seen}
         probs = list(table_rows(self.outside, names, cfg.tta.name, cfg.combine).values())[-1]
