@@ -114,17 +114,17 @@ class LesionDataModule(L.LightningDataModule):
             return
         self.table = self.prepare_table(self.split_table(self.read_table()).reset_index(drop=True))
         for split in SPLITS:
-            # seeded from the run seed (seed_everything); each loader worker reseeds its copy
-            transform = build_transform(
-                self.image_size,
-                self.augmentation if split == "train" else (),
-                seed=torch.initial_seed(),
-                policy=self.resize,
-                preprocess=self.preprocess,
-            )
             rows = "test" if split == "val" and self.protocol.select_on == "test" else split
-            self.datasets[split] = self.make_dataset(self.table[self.table["split"] == rows], transform)
+            self.datasets[split] = self.make_dataset(self.table[self.table["split"] == rows], self.transform(split))
         log.info("split %s", self.describe())
+
+    def transform(self, split: str):
+        """The transform of `split`'s images: the augmentation for train only, the preprocessing for every split;
+        seeded from the run seed (seed_everything), each loader worker reseeds its copy."""
+        augmentation = self.augmentation if split == "train" else ()
+        return build_transform(
+            self.image_size, augmentation, seed=torch.initial_seed(), policy=self.resize, preprocess=self.preprocess
+        )
 
     def describe(self) -> str:
         """Images and lesions per split, e.g. for the log."""

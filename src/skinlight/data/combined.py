@@ -91,8 +91,7 @@ class CombinedDataModule(SourceDataModule):
             f"{table.at[k, 'source']}:{table.at[k, 'image_id']}" for k in kept_of[copies]
         ]
         table["found_by"] = how.where(copies, "")
-        self.duplicates = table[copies]
-        found = self.duplicates.groupby(["source", "found_by"]).size()
+        found = table[copies].groupby(["source", "found_by"]).size()
         log.info(
             "duplicates: %d image(s) are copies and kept once (%s)",
             copies.sum(),

@@ -30,7 +30,6 @@ from skinlight.data.layouts.ham10000 import CLASSES
 from skinlight.data.protocol import UNUSED
 from skinlight.data.splits import assign_splits
 from skinlight.data.taxonomy import COMMON_CLASSES, COMMON_SITES, harmonise, select_classes
-from skinlight.data.transforms import build_transform
 from skinlight.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -187,8 +186,7 @@ class SourceDataModule(ClassificationDataModule):
         super().setup(stage)
         self.outside = outside = self.table[(self.table["label"] < 0) & (self.table["split"] == "test")]
         if len(outside):
-            transform = build_transform(self.image_size, (), seed=0, policy=self.resize, preprocess=self.preprocess)
-            self.datasets[OUTSIDE] = super().make_dataset(outside.assign(label=0), transform)  # label unused
+            self.datasets[OUTSIDE] = super().make_dataset(outside.assign(label=0), self.transform("test"))  # no label
             log.info("%d test image(s) of classes outside data.classes, reported apart", len(outside))
 
     def class_mapping(self, split: str = "test") -> pd.DataFrame:

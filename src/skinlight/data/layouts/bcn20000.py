@@ -25,9 +25,10 @@ import os
 
 import pandas as pd
 
-from skinlight.data.layouts.files import existing_root, read_csv_table, show
+from skinlight.data.layouts.files import contract_table, existing_root, read_csv_table, require_columns, show
+from skinlight.data.layouts.images import with_images
 from skinlight.data.layouts.isic_archive import SITES as ARCHIVE_SITES
-from skinlight.data.layouts.isic_archive import contract_table, find_csv, require_columns, with_images
+from skinlight.data.layouts.isic_archive import find_csv
 from skinlight.errors import DataError
 
 CSV_NAMES = ("metadata.csv", "bcn20000_metadata*.csv")

@@ -30,9 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.data.layouts.files import existing_root, folder, read_csv_table, show
+from skinlight.data.layouts.files import contract_table, existing_root, folder, read_csv_table, require_columns, show
 from skinlight.data.layouts.images import check_images
-from skinlight.data.layouts.isic_archive import contract_table, require_columns
 from skinlight.errors import DataError
 
 META_DIR, IMAGE_DIR = "meta", "images"

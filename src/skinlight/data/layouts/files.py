@@ -82,9 +82,7 @@ def read_csv_table(path: Path, what: str, required=(), id_columns=()) -> pd.Data
 def check_table(df: pd.DataFrame, path: Path, what: str, required=(), id_columns=()) -> pd.DataFrame:
     """read_csv_table's checks of a table read from `path`: rows, the `required` columns present and
     non-blank, `id_columns` unique."""
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise DataError(f"{what} {path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")
+    require_columns(df, path, what, required)
     if df.empty:
         raise DataError(f"{what} {path} has a header but no rows")
     for column in required:
@@ -96,3 +94,21 @@ def check_table(df: pd.DataFrame, path: Path, what: str, required=(), id_columns
         if len(repeated):
             raise DataError(f"{what} {path}: {column} listed more than once: {show(repeated.unique())}")
     return df
+
+
+def require_columns(df: pd.DataFrame, path: Path, what: str, columns) -> None:
+    """Columns that must be present (their cells may be blank)."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{what} {path}: missing column(s) {show(missing)}; found {show(df.columns, 20)}")
+
+
+CONTRACT = ("image_id", "lesion_id", "patient_id", "diagnosis", "age", "sex", "site")  # skinlight.data.sources
+
+
+def contract_table(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The columns of a source's table (CONTRACT) from the download's (`names`: contract column -> the
+    download's); one the download does not have is blank (pd.NA). The index (the CSV's rows) is kept for messages."""
+    return pd.DataFrame(
+        {c: df[names[c]] if names.get(c) in df.columns else pd.Series(pd.NA, index=df.index) for c in CONTRACT}
+    )

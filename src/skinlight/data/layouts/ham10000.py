@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.data.layouts.files import MASK_SUFFIX, existing_root, folder, index_images, read_csv_table, show
-from skinlight.data.layouts.images import check_images
+from skinlight.data.layouts.files import MASK_SUFFIX, existing_root, folder, read_csv_table, show
+from skinlight.data.layouts.images import with_images
 from skinlight.errors import DataError
 
 CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
@@ -65,14 +65,7 @@ def read_ham10000(
     """The metadata table of a HAM10000-layout folder, with a `path` column for each image."""
     root = existing_root(root)
     csv_path = root / csv_name
-    df = read_metadata(csv_path, classes, label_column)
-    paths = index_images(root, df["image_id"])
-    absent = [f"line {i + 2} ({image_id})" for i, image_id in zip(df.index, df["image_id"]) if image_id not in paths]
-    if absent:
-        raise DataError(f"{len(absent)} image(s) listed in {csv_path} not found under {root}: {show(absent)}")
-    df["path"] = [paths[i] for i in df["image_id"]]
-    check_images(df["path"])
-    return df
+    return with_images(read_metadata(csv_path, classes, label_column), root, csv_path)
 
 
 def read_ham10000_masks(root: str | os.PathLike, classes=CLASSES, mask_dir: str = MASK_DIR) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from skinlight.data.layouts.files import show
+from skinlight.data.layouts.files import index_images, show
 from skinlight.errors import DataError
 
 # PIL modes converted to RGB: grayscale and palette are replicated, alpha is dropped, CMYK and YCbCr converted.
@@ -92,6 +92,18 @@ def check_images(paths, what: str = "image") -> None:
     if problems:
         listed = show(f"{p} ({why})" for p, why in problems)
         raise DataError(f"{len(problems)} {what} file(s) cannot be used: {listed}")
+
+
+def with_images(table: pd.DataFrame, root: Path, csv_path: Path) -> pd.DataFrame:
+    """`table` (image_id, index = the CSV's rows) with the `path` of each image, found anywhere below `root`;
+    an image that is missing, not an image or cut off stops, naming the CSV's lines or the files."""
+    paths = index_images(root, table["image_id"])
+    absent = [f"line {i + 2} ({image_id})" for i, image_id in table["image_id"].items() if image_id not in paths]
+    if absent:
+        raise DataError(f"{len(absent)} image(s) listed in {csv_path} not found under {root}: {show(absent)}")
+    table = table.assign(path=[paths[i] for i in table["image_id"]])
+    check_images(table["path"])
+    return table.reset_index(drop=True)
 
 
 def read_mask(path: Path) -> np.ndarray:

@@ -30,9 +30,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from skinlight.data.layouts.files import IMAGE_SUFFIXES, check_table, existing_root, read_csv_table, show
+from skinlight.data.layouts.files import (
+    IMAGE_SUFFIXES,
+    check_table,
+    contract_table,
+    existing_root,
+    read_csv_table,
+    require_columns,
+    show,
+)
 from skinlight.data.layouts.ham10000 import lesion_with_two_labels
-from skinlight.data.layouts.isic_archive import contract_table, require_columns, with_images
+from skinlight.data.layouts.images import with_images
 from skinlight.errors import DataError
 
 METADATA = "metadata.csv"
